@@ -5,10 +5,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const dist = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+let cli;
 if (existsSync(dist)) {
-  await import(pathToFileURL(dist).href);
+  cli = await import(pathToFileURL(dist).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli.ts', import.meta.url).href);
+  cli = await import(new URL('../src/cli.ts', import.meta.url).href);
 }
+cli.run(process.argv.slice(2));

@@ -1,0 +1,31 @@
+/**
+ * The per-request object every stage reads and writes. It is created by the HTTP shell
+ * once the route and model are known and lives until the response has ended.
+ */
+import type { ModelRuntime } from '../runtime.js';
+import type { HttpInfo, InferenceRequest, Note, Principal, RouteMatch } from './types.js';
+
+export interface RequestContext {
+  readonly id: string;
+  /** performance.now() at arrival, for durations. */
+  readonly startedAt: number;
+  /** Date.now() at arrival, for records. */
+  readonly receivedAt: number;
+  readonly http: HttpInfo;
+  readonly route: RouteMatch;
+  readonly model: ModelRuntime;
+  /** The parsed JSON body (undefined for raw, non-JSON bodies). Adapters may rewrite it. */
+  body: unknown;
+  /** The exact request bytes (raw protocol, or when nothing parsed them). */
+  rawBody?: Buffer;
+  principal?: Principal;
+  request?: InferenceRequest;
+  readonly notes: Note[];
+  /** Aborted when the client goes away or the request times out. */
+  readonly signal: AbortSignal;
+  /**
+   * Scratch space of stages, keyed by stage name, for state a stage carries from its
+   * request hook to its response or done hook (a reservation, a start time).
+   */
+  readonly locals: Record<string, unknown>;
+}

@@ -1,0 +1,142 @@
+/**
+ * The pipeline runner: runs the request hooks in order and the response hooks in
+ * reverse, turns a throwing stage into an internal-error denial, times and observes
+ * every call, and calls every entered stage's `done` hook exactly once.
+ */
+import type { RequestContext } from './context.js';
+import type { Stage, StageObserver } from './stage.js';
+import type { Decision, InferenceResponse, Outcome } from './types.js';
+
+export type Denial = Extract<Decision, { allow: false }> & { stage: string };
+
+const ENTERED = Symbol('palisade.entered');
+type Tracked = RequestContext & { [ENTERED]?: number };
+
+export class Pipeline {
+  readonly stages: readonly Stage[];
+  private readonly requestStages: readonly Stage[];
+  private readonly responseStages: readonly Stage[];
+  private readonly wanting: readonly Stage[];
+
+  constructor(
+    stages: Stage[],
+    private readonly observer: StageObserver = {},
+    private readonly onObserverError: (err: unknown) => void = () => {},
+  ) {
+    const names = new Set<string>();
+    for (const s of stages) {
+      if (names.has(s.name)) throw new Error(`duplicate stage ${s.name}`);
+      names.add(s.name);
+    }
+    this.stages = Object.freeze([...stages]);
+    this.requestStages = this.stages.filter((s) => s.request);
+    this.responseStages = this.stages.filter((s) => s.response).reverse();
+    this.wanting = this.stages.filter((s) => s.wantsResponse);
+  }
+
+  /** Runs the request side. Returns the first denial, or undefined when every stage allowed. */
+  async runRequest(ctx: RequestContext): Promise<Denial | undefined> {
+    const t = ctx as Tracked;
+    const stages = this.stages;
+    for (let i = 0; i < stages.length; i++) {
+      const stage = stages[i];
+      t[ENTERED] = i + 1;
+      if (!stage.request) continue;
+      const decision = await this.call(ctx, stage, 'request', () => stage.request!(ctx));
+      if (decision.notes) ctx.notes.push(...decision.notes);
+      if (!decision.allow) return { ...decision, stage: stage.name };
+    }
+    return undefined;
+  }
+
+  /** Whether any stage must see this request's response body. */
+  wantsResponse(ctx: RequestContext): boolean {
+    for (const s of this.wanting) if (s.wantsResponse!(ctx)) return true;
+    return false;
+  }
+
+  get hasResponseStages(): boolean {
+    return this.responseStages.length > 0;
+  }
+
+  /** Runs the response side over one JSON body or one SSE event. */
+  async runResponse(ctx: RequestContext, res: InferenceResponse): Promise<Denial | undefined> {
+    for (const stage of this.responseStages) {
+      const decision = await this.call(ctx, stage, 'response', async () => (await stage.response!(ctx, res)) ?? ALLOWED);
+      if (decision.notes) ctx.notes.push(...decision.notes);
+      if (!decision.allow) return { ...decision, stage: stage.name };
+    }
+    return undefined;
+  }
+
+  /** Ends the request: every stage whose request hook was reached gets `done`, in reverse. */
+  done(ctx: RequestContext, outcome: Outcome): void {
+    const t = ctx as Tracked;
+    const entered = t[ENTERED] ?? 0;
+    t[ENTERED] = 0;
+    for (let i = entered - 1; i >= 0; i--) {
+      const stage = this.stages[i];
+      if (!stage.done) continue;
+      try {
+        stage.done(ctx, outcome);
+      } catch (err) {
+        this.onObserverError(err);
+      }
+    }
+    if (this.observer.requestDone) {
+      try {
+        this.observer.requestDone(ctx, outcome);
+      } catch (err) {
+        this.onObserverError(err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.stages.map((s) => s.close?.()));
+  }
+
+  private async call(
+    ctx: RequestContext,
+    stage: Stage,
+    side: 'request' | 'response',
+    fn: () => Decision | Promise<Decision>,
+  ): Promise<Decision> {
+    const obs = this.observer;
+    let token: unknown;
+    if (obs.stageStart) {
+      try {
+        token = obs.stageStart(ctx, stage.name, side);
+      } catch (err) {
+        this.onObserverError(err);
+      }
+    }
+    let decision: Decision;
+    let error: unknown;
+    try {
+      decision = await fn();
+    } catch (err) {
+      error = err;
+      decision = stageFailure(err);
+    }
+    if (obs.stageEnd) {
+      try {
+        obs.stageEnd(ctx, stage.name, side, token, decision, error);
+      } catch (err) {
+        this.onObserverError(err);
+      }
+    }
+    return decision;
+  }
+}
+
+const ALLOWED: Decision = Object.freeze({ allow: true });
+
+/** A stage that throws denies: fail closed. A GatewayError keeps its code. */
+function stageFailure(err: unknown): Decision {
+  const e = err as { code?: unknown; status?: unknown; message?: unknown; headers?: Record<string, string> };
+  if (typeof e?.code === 'string' && e.code.startsWith('PALISADE_') && typeof e.status === 'number') {
+    return { allow: false, code: e.code, status: e.status, message: String(e.message), headers: e.headers };
+  }
+  return { allow: false, code: 'PALISADE_INTERNAL', cause: err };
+}

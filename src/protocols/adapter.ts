@@ -1,0 +1,105 @@
+/**
+ * A protocol adapter is the only code that knows a wire format (DESIGN.md). It turns a
+ * parsed request body into an InferenceRequest and an upstream response body (or one
+ * SSE event) into an InferenceResponse, and writes the response back after the stages.
+ */
+import type { Protocol } from '../config/schema.js';
+import { GatewayError } from '../pipeline/errors.js';
+import type { InferenceRequest, InferenceResponse, RouteMatch } from '../pipeline/types.js';
+
+export interface ParseInput {
+  route: RouteMatch;
+  /** The configured model name (what the client uses). */
+  model: string;
+  /** The model name at the upstream (rewritten into the body and path). */
+  upstreamModel: string;
+  body: unknown;
+}
+
+export interface ProtocolAdapter {
+  readonly protocol: Protocol;
+  /** Builds the neutral request; may rewrite the body (upstream model name). Throws GatewayError. */
+  parseRequest(input: ParseInput): InferenceRequest;
+  /** A whole JSON response body. Throws GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE') when it is not the protocol's. */
+  parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse;
+  /** One SSE event's parsed data. */
+  parseEvent(data: unknown, req: InferenceRequest): InferenceResponse;
+  /** Writes the (possibly changed) neutral view back into its body and serializes it. */
+  serializeResponse(res: InferenceResponse): string;
+}
+
+export function badRequest(message: string): GatewayError {
+  return new GatewayError('PALISADE_BAD_REQUEST', message);
+}
+
+export function badResponse(message: string): GatewayError {
+  return new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE', message);
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function optInt(body: Record<string, unknown>, key: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw badRequest(`${key} must be an integer between ${min} and ${max}`);
+  }
+  return v;
+}
+
+export function optBool(body: Record<string, unknown>, key: string): boolean | undefined {
+  const v = body[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw badRequest(`${key} must be a boolean`);
+  return v;
+}
+
+/** Flattens a nested numeric array, checking that every leaf is a finite number (or boolean). */
+export function flattenNumbers(v: unknown, what: string, out: number[] = []): number[] {
+  if (typeof v === 'number') {
+    out.push(v);
+    return out;
+  }
+  if (typeof v === 'boolean') {
+    out.push(v ? 1 : 0);
+    return out;
+  }
+  if (!Array.isArray(v)) throw badRequest(`${what} must hold numbers`);
+  // Fast path: a flat array of numbers is used as it is.
+  for (let i = 0; i < v.length; i++) {
+    const x = v[i];
+    if (typeof x === 'number') out.push(x);
+    else flattenNumbers(x, what, out);
+  }
+  return out;
+}
+
+/** The shape of a rectangular nested array, or undefined when it is ragged. */
+export function shapeOf(v: unknown): number[] | undefined {
+  const shape: number[] = [];
+  let cur = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    cur = cur[0];
+  }
+  return shape;
+}
+
+/** Rebuilds a nested array of `shape` from flat data (row-major). */
+export function nest(data: ArrayLike<number>, shape: readonly number[]): unknown {
+  if (shape.length <= 1) return Array.from(data);
+  let offset = 0;
+  const build = (dim: number): unknown[] => {
+    const n = shape[dim];
+    const out: unknown[] = new Array(n);
+    if (dim === shape.length - 1) {
+      for (let i = 0; i < n; i++) out[i] = data[offset++];
+    } else {
+      for (let i = 0; i < n; i++) out[i] = build(dim + 1);
+    }
+    return out;
+  };
+  return build(0);
+}

@@ -1,0 +1,87 @@
+/**
+ * TensorFlow Serving REST: predict (row `instances` and columnar `inputs` formats),
+ * model status and metadata.
+ */
+import { GatewayError } from '../pipeline/errors.js';
+import type { InferenceRequest, InferenceResponse, InferenceTensor } from '../pipeline/types.js';
+import { badRequest, badResponse, flattenNumbers, isObject, nest, shapeOf, type ParseInput, type ProtocolAdapter } from './adapter.js';
+
+function tensorOf(name: string, v: unknown, what: string, batched: boolean): InferenceTensor {
+  const data = flattenNumbers(v, what);
+  const shape = shapeOf(v) ?? [];
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count !== data.length) throw badRequest(`${what} is not rectangular`);
+  return { name, shape: batched || shape.length > 0 ? shape : [1], datatype: 'FP32', data };
+}
+
+export const tfservingAdapter: ProtocolAdapter = {
+  protocol: 'tfserving',
+
+  parseRequest({ route, model, body }: ParseInput): InferenceRequest {
+    const base = { protocol: 'tfserving' as const, model, operation: route.operation, texts: [], params: { stream: false } };
+    if (route.operation !== 'predict') return { ...base, tensors: [], body: undefined };
+    if (!isObject(body)) throw badRequest('body must be a JSON object');
+    const spec = body.model_spec;
+    if (isObject(spec) && spec.name !== undefined && spec.name !== route.modelFromPath) {
+      throw new GatewayError('PALISADE_MODEL_MISMATCH', 'model_spec.name differs from the path');
+    }
+    const hasInstances = body.instances !== undefined;
+    const hasInputs = body.inputs !== undefined;
+    if (hasInstances === hasInputs) throw badRequest('exactly one of instances or inputs is required');
+    const tensors: InferenceTensor[] = [];
+    if (hasInstances) {
+      const inst = body.instances;
+      if (!Array.isArray(inst) || inst.length === 0) throw badRequest('instances must be a non-empty array');
+      if (inst.every((x) => isObject(x))) {
+        // Row format with named inputs: gather each name across instances.
+        const names = Object.keys(inst[0] as object);
+        for (const name of names) {
+          tensors.push(tensorOf(name, inst.map((x, i) => {
+            const v = (x as Record<string, unknown>)[name];
+            if (v === undefined) throw badRequest(`instances[${i}].${name} is missing`);
+            return v;
+          }), `instances[*].${name}`, true));
+        }
+      } else {
+        tensors.push(tensorOf('instances', inst, 'instances', true));
+      }
+    } else if (isObject(body.inputs)) {
+      for (const [name, v] of Object.entries(body.inputs)) tensors.push(tensorOf(name, v, `inputs.${name}`, true));
+    } else {
+      tensors.push(tensorOf('inputs', body.inputs, 'inputs', true));
+    }
+    return { ...base, tensors, body };
+  },
+
+  parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse {
+    if (!isObject(body)) throw badResponse('response is not a JSON object');
+    const tensors: InferenceTensor[] = [];
+    if (status < 300 && req.operation === 'predict') {
+      const out = body.predictions ?? body.outputs;
+      if (out === undefined) throw badResponse('response has neither predictions nor outputs');
+      const key = body.predictions !== undefined ? 'predictions' : 'outputs';
+      try {
+        if (isObject(out)) for (const [name, v] of Object.entries(out)) tensors.push(tensorOf(`${key}.${name}`, v, name, true));
+        else tensors.push(tensorOf(key, out, key, true));
+      } catch {
+        throw badResponse(`${key} is not a numeric tensor`);
+      }
+    }
+    return { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
+  },
+
+  parseEvent(): InferenceResponse {
+    throw badResponse('TF Serving REST does not stream');
+  },
+
+  serializeResponse(res: InferenceResponse): string {
+    const body = res.body as Record<string, unknown>;
+    for (const t of res.tensors) {
+      const [key, name] = t.name.split('.', 2);
+      const nested = nest(t.data, t.shape);
+      if (name === undefined) body[key] = nested;
+      else (body[key] as Record<string, unknown>)[name] = nested;
+    }
+    return JSON.stringify(body);
+  },
+};

@@ -1,0 +1,127 @@
+/**
+ * One upstream: an undici Pool with keep-alive and bounded timeouts, a circuit
+ * breaker, and the only safe retry (a connection that failed before any byte was
+ * sent). `send` returns the response with its body still streaming, or throws a
+ * GatewayError with the code the client will see.
+ */
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Pool, errors as undiciErrors } from 'undici';
+import type { UpstreamConfig } from '../config/schema.js';
+import { GatewayError } from '../pipeline/errors.js';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path and query at the upstream. */
+  path: string;
+  headers: Record<string, string | string[]>;
+  body?: string | Buffer;
+  signal?: AbortSignal;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+export interface UpstreamEvents {
+  onBreakerChange?(upstream: string, state: CircuitState): void;
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+export class Upstream {
+  readonly pool: Pool;
+  readonly breaker: CircuitBreaker;
+  readonly origin: string;
+  private readonly basePath: string;
+
+  constructor(
+    readonly name: string,
+    readonly config: UpstreamConfig,
+    resolvePath: (p: string) => string,
+    events: UpstreamEvents = {},
+  ) {
+    const url = new URL(config.url);
+    this.origin = url.origin;
+    this.basePath = url.pathname.replace(/\/+$/, '');
+    const tls = config.tls;
+    this.pool = new Pool(this.origin, {
+      connections: config.pool.connections,
+      keepAliveTimeout: config.pool.keepAlive,
+      keepAliveMaxTimeout: config.pool.keepAlive,
+      headersTimeout: config.timeouts.headers,
+      bodyTimeout: config.timeouts.body,
+      maxResponseSize: config.maxResponseSize,
+      connect: {
+        timeout: config.timeouts.connect,
+        ...(url.protocol === 'https:'
+          ? {
+              rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+              ca: tls?.ca ? readFileSync(resolvePath(tls.ca)) : undefined,
+              cert: tls?.cert ? readFileSync(resolvePath(tls.cert)) : undefined,
+              key: tls?.key ? readFileSync(resolvePath(tls.key)) : undefined,
+              servername: tls?.servername,
+            }
+          : {}),
+      },
+    });
+    this.breaker = new CircuitBreaker({
+      failureThreshold: config.circuitBreaker.failureThreshold,
+      cooldownMs: config.circuitBreaker.cooldown,
+      onStateChange: (s) => events.onBreakerChange?.(name, s),
+    });
+  }
+
+  /** Sends a request; retries only connect failures; feeds the breaker. */
+  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
+    if (!this.breaker.tryAcquire()) {
+      const secs = Math.max(1, Math.ceil(this.breaker.retryAfterMs() / 1000));
+      throw new GatewayError('PALISADE_CIRCUIT_OPEN', undefined, { 'retry-after': String(secs) });
+    }
+    const path = this.basePath + req.path;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await this.pool.request({
+          method: req.method as 'GET',
+          path,
+          headers: req.headers,
+          body: req.body,
+          signal: req.signal,
+        });
+        if (res.statusCode >= 500) this.breaker.failure();
+        else this.breaker.success();
+        return { status: res.statusCode, headers: res.headers, body: res.body };
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        if (req.signal?.aborted) {
+          this.breaker.release();
+          throw err;
+        }
+        if (CONNECT_FAILURES.has(code) && attempt < this.config.retries) continue;
+        this.breaker.failure();
+        throw upstreamError(err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** Maps a transport failure to the error the client sees. */
+export function upstreamError(err: unknown): GatewayError {
+  if (err instanceof GatewayError) return err;
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+    return new GatewayError('PALISADE_UPSTREAM_TIMEOUT');
+  }
+  if (err instanceof undiciErrors.ResponseExceededMaxSizeError) return new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
+  return new GatewayError('PALISADE_UPSTREAM_UNAVAILABLE');
+}

@@ -1,0 +1,246 @@
+/**
+ * The gateway process: the main listener (fastify, HTTPS when configured), the admin
+ * listener, hot reload (SIGHUP and file change) with an atomic runtime swap, and the
+ * drain on SIGTERM.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Server as HttpsServer } from 'node:https';
+import { basename, dirname } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { errorBody } from '../pipeline/errors.js';
+import { Runtime } from '../runtime.js';
+import type { Logger, Services } from '../services.js';
+import { TrustedProxies } from './client-address.js';
+import { handleRequest, type HandlerHost } from './handler.js';
+import { ReadinessProbe } from './readiness.js';
+import { readListenerTls } from './tls.js';
+
+export interface GatewayOptions {
+  /** Path of the YAML config. */
+  configFile: string;
+  /** Logger (default: pino to stdout at `info`). */
+  logger?: Logger;
+  /** Watch the config file and reload on change (default true). */
+  watch?: boolean;
+  /** Override listen addresses (tests use port 0). */
+  listen?: { host: string; port: number };
+  adminListen?: { host: string; port: number };
+}
+
+export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+export class Gateway implements HandlerHost {
+  private runtime!: Runtime;
+  private app!: FastifyInstance;
+  private admin!: FastifyInstance;
+  private watcher?: FSWatcher;
+  private reloadChain: Promise<ReloadResult> = Promise.resolve({ ok: true });
+  private draining = false;
+  private readonly readiness = new ReadinessProbe();
+  readonly logger: Logger;
+  trustedProxies!: TrustedProxies;
+  readonly services: Services;
+  /** Bound addresses once listening. */
+  url = '';
+  adminUrl = '';
+
+  private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
+    this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
+    this.services = { logger: this.logger, observer: {} };
+    this.loadedAtStart = loaded;
+  }
+  private readonly loadedAtStart: LoadedConfig;
+
+  get current(): Runtime {
+    return this.runtime;
+  }
+
+  /** Loads the config, builds the runtime and starts both listeners. Throws ConfigError-like errors. */
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const r = loadConfigFile(opts.configFile);
+    if (!r.ok) {
+      const err = new Error(`invalid config ${opts.configFile}:\n${r.problems.map(formatProblem).join('\n')}`);
+      throw Object.assign(err, { code: 'PALISADE_CONFIG_INVALID', problems: r.problems });
+    }
+    const gw = new Gateway(opts, r.loaded);
+    await gw.listen();
+    return gw;
+  }
+
+  private async listen(): Promise<void> {
+    const loaded = this.loadedAtStart;
+    const server = loaded.config.server;
+    this.trustedProxies = new TrustedProxies(server.trustedProxies);
+    this.runtime = await Runtime.build(loaded, this.services);
+    const tls = readListenerTls(loaded);
+    this.app = Fastify({
+      https: tls ?? null,
+      http: { maxHeaderSize: server.maxHeaderSize },
+      requestTimeout: server.requestTimeout,
+      keepAliveTimeout: server.keepAliveTimeout,
+      connectionTimeout: 0,
+      return503OnClosing: true,
+      forceCloseConnections: 'idle',
+      logger: false,
+      routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
+      clientErrorHandler: (err: Error, socket: Socket) => {
+        // Malformed HTTP, header overflow, request timeout: answer in the one error shape.
+        const code = (err as { code?: string }).code;
+        const [status, pcode] =
+          code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'PALISADE_HEADERS_TOO_LARGE']
+            : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+              ? [408, 'PALISADE_REQUEST_TIMEOUT']
+              : [400, 'PALISADE_BAD_REQUEST'];
+        if (socket.writable) {
+          const body = errorBody(pcode, status === 400 ? 'The request is malformed.' : status === 431 ? 'The request headers are too large.' : 'The request was not received in time.', '');
+          socket.end(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : status === 431 ? 'Request Header Fields Too Large' : 'Request Timeout'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        } else socket.destroy();
+      },
+    } as never) as unknown as FastifyInstance;
+    (this.app.server as Server).headersTimeout = server.headersTimeout;
+    this.app.removeAllContentTypeParsers();
+    // The handler reads bodies itself, with the limit of the model it is for.
+    this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    this.app.route({
+      method: [...METHODS],
+      url: '/*',
+      handler: (request, reply) => {
+        reply.hijack();
+        return handleRequest(this, request.raw, reply.raw);
+      },
+    });
+    this.app.route({
+      method: [...METHODS],
+      url: '/',
+      handler: (request, reply) => {
+        reply.hijack();
+        return handleRequest(this, request.raw, reply.raw);
+      },
+    });
+
+    this.admin = Fastify({ logger: false });
+    this.admin.get('/healthz', async () => ({ status: 'ok' }));
+    this.admin.get('/readyz', async (_req, reply) => {
+      const r = await this.readiness.check(this.runtime, this.draining);
+      reply.code(r.ready ? 200 : 503);
+      return r;
+    });
+
+    const l = this.opts.listen ?? server.listen;
+    const a = this.opts.adminListen ?? server.admin.listen;
+    await this.app.listen({ host: l.host, port: l.port });
+    try {
+      await this.admin.listen({ host: a.host, port: a.port });
+    } catch (err) {
+      await this.app.close();
+      throw err;
+    }
+    this.url = addressUrl(this.app.server, tls ? 'https' : 'http');
+    this.adminUrl = addressUrl(this.admin.server, 'http');
+    if (this.opts.watch ?? true) this.watchConfig();
+    this.logger.info({ url: this.url, admin: this.adminUrl, models: [...this.runtime.models.keys()] }, 'palisade listening');
+  }
+
+  /**
+   * Loads the config file again and swaps it in atomically when it is valid and fully
+   * built. A bad config is refused and logged; the old one keeps serving. Reloads run
+   * one at a time.
+   */
+  reload(): Promise<ReloadResult> {
+    this.reloadChain = this.reloadChain.then(() => this.doReload());
+    return this.reloadChain;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    if (this.draining) return { ok: false, problems: ['draining'] };
+    const r = loadConfigFile(this.opts.configFile);
+    if (!r.ok) {
+      const problems = r.problems.map(formatProblem);
+      this.logger.error({ problems }, 'config reload refused: the old config keeps serving');
+      return { ok: false, problems };
+    }
+    let next: Runtime;
+    let tls;
+    let proxies;
+    try {
+      tls = readListenerTls(r.loaded);
+      proxies = new TrustedProxies(r.loaded.config.server.trustedProxies);
+      next = await Runtime.build(r.loaded, this.services);
+    } catch (err) {
+      this.logger.error({ err }, 'config reload refused: building it failed; the old config keeps serving');
+      return { ok: false, problems: [(err as Error).message] };
+    }
+    const restartOnly = restartOnlyChanges(this.runtime.loaded, r.loaded);
+    if (restartOnly.length) this.logger.warn({ keys: restartOnly }, 'these settings take effect only at restart');
+    if (tls && 'setSecureContext' in this.app.server) {
+      (this.app.server as HttpsServer).setSecureContext(tls);
+    }
+    const old = this.runtime;
+    this.runtime = next;
+    this.trustedProxies = proxies;
+    this.logger.info({ models: [...next.models.keys()] }, 'config reloaded');
+    void old.retire().catch((err) => this.logger.error({ err }, 'retiring the old runtime failed'));
+    return { ok: true };
+  }
+
+  private watchConfig(): void {
+    const file = this.opts.configFile;
+    let timer: NodeJS.Timeout | undefined;
+    // Watch the directory: editors and ConfigMap updates replace the file rather than write it.
+    this.watcher = watch(dirname(file), (_ev, name) => {
+      if (name && name !== basename(file) && !name.startsWith('..')) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void this.reload(), 200);
+      timer.unref();
+    });
+    this.watcher.unref();
+  }
+
+  /**
+   * Drains: stops accepting, lets in-flight requests finish until the deadline, then
+   * closes everything. Resolves when done.
+   */
+  async stop(deadlineMs = this.runtime.config.server.drainTimeout): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.watcher?.close();
+    const deadline = setTimeout(() => {
+      this.logger.warn('drain deadline reached: closing remaining connections');
+      (this.app.server as Server).closeAllConnections();
+    }, deadlineMs);
+    deadline.unref();
+    try {
+      await this.app.close();
+    } finally {
+      clearTimeout(deadline);
+      await this.admin.close();
+      await this.reloadChain;
+      await this.runtime.destroy();
+    }
+  }
+}
+
+function addressUrl(server: { address(): unknown }, scheme: string): string {
+  const a = server.address() as { address: string; port: number } | null;
+  if (!a) return '';
+  const host = a.address === '0.0.0.0' || a.address === '::' ? '127.0.0.1' : a.address.includes(':') ? `[${a.address}]` : a.address;
+  return `${scheme}://${host}:${a.port}`;
+}
+
+function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
+  const sa = a.config.server;
+  const sb = b.config.server;
+  const keys: string[] = [];
+  for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
+    if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
+  }
+  if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');
+  return keys;
+}

@@ -1,0 +1,233 @@
+/**
+ * The HTTP shell of the pipeline: resolves the route and the model, reads and parses
+ * the body, runs the stages, forwards, and delivers the response. Everything here is
+ * adaptation; the decisions are the stages'.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { createHash, randomUUID } from 'node:crypto';
+import { GatewayError, errorSpec } from '../pipeline/errors.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { HttpInfo, Outcome, RouteMatch } from '../pipeline/types.js';
+import { isObject } from '../protocols/adapter.js';
+import { matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
+import { upstreamRequestHeaders, requestIdFrom } from '../proxy/headers.js';
+import { upstreamError } from '../proxy/upstream.js';
+import type { ModelRuntime, Runtime } from '../runtime.js';
+import type { Logger } from '../services.js';
+import { isJsonContentType, parseJsonBody, readBody } from './body.js';
+import { TrustedProxies } from './client-address.js';
+import { deliverJson, deliverSse, passThrough, sendError, type Delivery } from './respond.js';
+
+export interface HandlerHost {
+  /** The runtime new requests start on (swapped atomically by reload). */
+  readonly current: Runtime;
+  readonly logger: Logger;
+  readonly trustedProxies: TrustedProxies;
+}
+
+const MAX_SSE_EVENT = 1024 * 1024;
+const certThumbprints = new WeakMap<object, string | null>();
+
+/** Handles one request end to end. Never throws. */
+export async function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const rt = host.current;
+  rt.enter();
+  const startedAt = performance.now();
+  const requestId = requestIdFrom(req.headers['x-request-id'], randomUUID);
+  let ctx: RequestContext | undefined;
+  let outcome: Outcome | undefined;
+  const ac = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) ac.abort();
+  };
+  res.once('close', onClose);
+  try {
+    const resolved = await resolve(rt, req);
+    if ('answer' in resolved) {
+      const body = JSON.stringify(resolved.answer);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
+      res.end(body);
+      return;
+    }
+    const { route, model, body, rawBody } = resolved;
+    ctx = {
+      id: requestId,
+      startedAt,
+      receivedAt: Date.now(),
+      http: httpInfo(host, req),
+      route,
+      model,
+      body,
+      rawBody,
+      notes: [],
+      signal: ac.signal,
+      locals: {},
+    };
+    const pipeline = rt.pipeline;
+    const denial = await pipeline.runRequest(ctx);
+    if (denial) {
+      if (denial.code === 'PALISADE_INTERNAL') host.logger.error({ err: denial.cause, requestId, stage: denial.stage }, 'stage failed');
+      sendError(res, requestId, denial.code, denial.message, denial.status, denial.headers);
+      outcome = { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, deniedBy: denial.stage, durationMs: 0 };
+      return;
+    }
+    const delivery = await forwardAndDeliver(pipeline, ctx, req, res);
+    outcome = { status: delivery.status, code: delivery.code, upstreamStatus: delivery.status, usage: delivery.usage, durationMs: 0 };
+  } catch (err) {
+    const e = err instanceof GatewayError ? err : undefined;
+    if (!e) host.logger.error({ err, requestId }, 'request failed');
+    const code = e?.code ?? 'PALISADE_INTERNAL';
+    if (code === 'PALISADE_BODY_TOO_LARGE') res.setHeader('connection', 'close');
+    if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
+    outcome = { status: e?.status ?? 500, code, durationMs: 0 };
+  } finally {
+    res.off('close', onClose);
+    if (ctx) {
+      const o = outcome ?? { status: 500, code: 'PALISADE_INTERNAL', durationMs: 0 };
+      o.durationMs = performance.now() - startedAt;
+      if (ac.signal.aborted) o.aborted = true;
+      rt.pipeline.done(ctx, o);
+    }
+    rt.leave();
+  }
+}
+
+type Resolved =
+  | { answer: unknown }
+  | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer };
+
+/** Route, model and body: everything known before the first stage. Throws GatewayError. */
+async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = q < 0 ? '' : url.slice(q);
+  const method = req.method ?? 'GET';
+  const server = rt.config.server;
+  const m = matchRoute(method, path);
+
+  if ('error' in m) {
+    const raw = rt.matchRaw(path);
+    if (!raw) throw new GatewayError(m.error);
+    const suffix = safeRawSuffix(raw.suffix);
+    if (suffix === undefined) throw new GatewayError('PALISADE_NOT_FOUND');
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    const rawBody = hasBody ? await readBody(req, raw.model.bodyLimit) : undefined;
+    return {
+      route: { protocol: 'raw', operation: 'raw', modelFromPath: raw.model.name, upstreamPath: suffix, query },
+      model: raw.model,
+      body: undefined,
+      rawBody,
+    };
+  }
+
+  const pm = m.match;
+  if (pm.operation === 'list-models') return { answer: rt.listModels() };
+
+  let model: ModelRuntime | undefined;
+  if (pm.modelFromPath !== undefined) {
+    model = rt.models.get(pm.modelFromPath);
+    const protocol = model?.upstream.config.protocol;
+    if (!model || (pm.protocol === 'openai-or-tfserving' ? protocol !== 'openai' && protocol !== 'tfserving' : protocol !== pm.protocol)) {
+      throw new GatewayError('PALISADE_UNKNOWN_MODEL');
+    }
+    if (protocol === 'openai') return { answer: rt.describeModel(model) };
+  }
+
+  let body: unknown;
+  if (pm.hasBody) {
+    if (!isJsonContentType(req.headers['content-type'])) throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE');
+    const enc = req.headers['content-encoding'];
+    if (enc !== undefined && enc !== 'identity') throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE', 'compressed request bodies are not accepted');
+    const buf = await readBody(req, model ? model.bodyLimit : server.bodyLimit);
+    body = parseJsonBody(buf, server.maxJsonDepth);
+    if (!model) {
+      // OpenAI routes name the model in the body.
+      if (!isObject(body) || typeof body.model !== 'string') throw new GatewayError('PALISADE_BAD_REQUEST', 'model is required');
+      model = rt.models.get(body.model);
+      if (!model || model.upstream.config.protocol !== 'openai') throw new GatewayError('PALISADE_UNKNOWN_MODEL');
+      if (buf.length > model.bodyLimit) throw new GatewayError('PALISADE_BODY_TOO_LARGE');
+    }
+  }
+  if (!model) throw new GatewayError('PALISADE_NOT_FOUND');
+  const protocol = model.upstream.config.protocol;
+  return {
+    route: {
+      protocol,
+      operation: pm.operation,
+      modelFromPath: pm.modelFromPath,
+      version: pm.version,
+      upstreamPath: upstreamPathFor(protocol, pm.operation, model.upstreamModel, pm.version),
+      query,
+    },
+    model,
+    body,
+  };
+}
+
+async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
+  const model = ctx.model;
+  const upstream = model.upstream;
+  const headers = upstreamRequestHeaders(req.headers, {
+    requestId: ctx.id,
+    clientAddress: ctx.http.clientAddress,
+    proto: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
+  });
+  let body: string | Buffer | undefined;
+  if (ctx.route.protocol === 'raw') body = ctx.rawBody;
+  else if (ctx.request?.body !== undefined) {
+    // Inspect what you forward: the parsed (and inspected) object, re-serialized.
+    body = JSON.stringify(ctx.request.body);
+    headers['content-type'] = 'application/json';
+  }
+  let up;
+  try {
+    up = await upstream.send({
+      method: req.method ?? 'GET',
+      path: ctx.route.upstreamPath + ctx.route.query,
+      headers,
+      body,
+      signal: ctx.signal,
+    });
+  } catch (err) {
+    if (ctx.signal.aborted) return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    const e = upstreamError(err);
+    sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
+    return { status: e.status, code: e.code };
+  }
+  const p = pipeline;
+  if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id);
+  const ct = up.headers['content-type'];
+  if (typeof ct === 'string' && ct.startsWith('text/event-stream')) return deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
+  return deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
+}
+
+function httpInfo(host: HandlerHost, req: IncomingMessage): HttpInfo {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const peer = req.socket.remoteAddress ?? '';
+  const info: HttpInfo = {
+    method: req.method ?? 'GET',
+    url,
+    path: q < 0 ? url : url.slice(0, q),
+    headers: req.headers,
+    remoteAddress: peer,
+    clientAddress: host.trustedProxies.clientAddress(peer, req.headers['x-forwarded-for']),
+  };
+  const sock = req.socket as TLSSocket;
+  if (sock.encrypted) info.tls = { authorized: sock.authorized, clientCertSha256: clientCertThumbprint(sock) };
+  return info;
+}
+
+/** RFC 8705 x5t#S256 of the client certificate: base64url(SHA-256(DER)), once per connection. */
+function clientCertThumbprint(sock: TLSSocket): string | undefined {
+  let t = certThumbprints.get(sock);
+  if (t === undefined) {
+    const cert = sock.getPeerCertificate();
+    t = cert && cert.raw ? createHash('sha256').update(cert.raw).digest('base64url') : null;
+    certThumbprints.set(sock, t);
+  }
+  return t ?? undefined;
+}

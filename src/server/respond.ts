@@ -1,0 +1,229 @@
+/**
+ * Writing responses: the gateway's own errors in the one error shape, and the upstream
+ * response either streamed through untouched, buffered and passed through the response
+ * stages (JSON), or rewritten event by event (SSE) with backpressure.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { errorBody, errorSpec, GatewayError } from '../pipeline/errors.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { Pipeline } from '../pipeline/pipeline.js';
+import type { InferenceResponse, TokenUsage } from '../pipeline/types.js';
+import { SseParser, formatSse, sseErrorEvent } from '../protocols/sse.js';
+import { clientResponseHeaders } from '../proxy/headers.js';
+import { upstreamError, type UpstreamResponse } from '../proxy/upstream.js';
+import { isJsonContentType, parseJsonResponse } from './body.js';
+
+/** Sends the gateway's error shape. If the response already started, ends it as well as it can. */
+export function sendError(
+  res: ServerResponse,
+  requestId: string,
+  code: string,
+  message?: string,
+  status?: number,
+  headers?: Record<string, string>,
+): void {
+  const spec = errorSpec(code);
+  const body = errorBody(code, message ?? spec.message, requestId);
+  if (res.headersSent) {
+    if (isSse(res.getHeader('content-type'))) res.end(sseErrorEvent(code, message ?? spec.message, requestId));
+    else res.destroy();
+    return;
+  }
+  res.writeHead(status ?? spec.status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-request-id': requestId,
+    ...headers,
+  });
+  res.end(body);
+}
+
+function isSse(ct: unknown): boolean {
+  return typeof ct === 'string' && ct.startsWith('text/event-stream');
+}
+
+export interface Delivery {
+  status: number;
+  code?: string;
+  usage?: TokenUsage;
+}
+
+/** Streams the upstream body to the client untouched (no stage reads it). */
+export function passThrough(res: ServerResponse, up: UpstreamResponse, requestId: string): Promise<Delivery> {
+  const sse = isSse(up.headers['content-type']);
+  res.writeHead(up.status, clientResponseHeaders(up.headers, requestId, !sse));
+  return pump(up.body, res, (err) => {
+    // Mid-stream upstream failure: an SSE client gets a final error event and a clean
+    // end; any other client sees the connection cut (a truncated body must not look whole).
+    const e = upstreamError(err);
+    if (sse && !res.writableEnded) res.end(sseErrorEvent(e.code, e.message, requestId));
+    else res.destroy();
+    return { status: up.status, code: e.code };
+  }, { status: up.status });
+}
+
+function pump(body: Readable, res: ServerResponse, onError: (err: unknown) => Delivery, ok: Delivery): Promise<Delivery> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (d: Delivery) => {
+      if (done) return;
+      done = true;
+      body.off('data', onData);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(d);
+    };
+    const onData = (c: Buffer) => {
+      if (!res.write(c)) body.pause();
+    };
+    const onDrain = () => body.resume();
+    const onClose = () => {
+      if (!res.writableFinished) {
+        body.destroy();
+        finish({ ...ok, code: 'PALISADE_CLIENT_CLOSED' });
+      }
+    };
+    body.on('data', onData);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+    body.once('end', () => {
+      res.end();
+      finish(ok);
+    });
+    body.once('error', (err) => finish(onError(err)));
+  });
+}
+
+/** Reads an upstream body whole, within `limit` bytes. */
+export async function readAll(body: Readable, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > limit) {
+      body.destroy();
+      throw new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+/** Buffers a JSON response, runs the response stages, and sends what they leave. */
+export async function deliverJson(
+  res: ServerResponse,
+  ctx: RequestContext,
+  pipeline: Pipeline,
+  up: UpstreamResponse,
+  limit: number,
+): Promise<Delivery> {
+  let buf: Buffer;
+  try {
+    buf = await readAll(up.body, limit);
+  } catch (err) {
+    const e = upstreamError(err);
+    sendError(res, ctx.id, e.code);
+    return { status: e.status, code: e.code };
+  }
+  const headers = clientResponseHeaders(up.headers, ctx.id, false);
+  // Upstream errors carry no model output; they pass as they are.
+  if (up.status >= 400 || !ctx.request) {
+    headers['content-length'] = buf.length;
+    res.writeHead(up.status, headers);
+    res.end(buf);
+    return { status: up.status };
+  }
+  let parsed: InferenceResponse;
+  try {
+    if (!isJsonContentType(up.headers['content-type'] as string | undefined)) throw new Error('not JSON');
+    parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
+  } catch (err) {
+    const e = err instanceof GatewayError ? err : new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE');
+    sendError(res, ctx.id, e.code, e.message);
+    return { status: e.status, code: e.code };
+  }
+  const denial = await pipeline.runResponse(ctx, parsed);
+  if (denial) {
+    sendError(res, ctx.id, denial.code, denial.message, denial.status, denial.headers);
+    return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage };
+  }
+  const out = ctx.model.adapter.serializeResponse(parsed);
+  headers['content-type'] = 'application/json';
+  headers['content-length'] = Buffer.byteLength(out);
+  res.writeHead(up.status, headers);
+  res.end(out);
+  return { status: up.status, usage: parsed.usage };
+}
+
+/** Rewrites an SSE stream event by event through the response stages, with backpressure. */
+export async function deliverSse(
+  res: ServerResponse,
+  ctx: RequestContext,
+  pipeline: Pipeline,
+  up: UpstreamResponse,
+  maxEventSize: number,
+): Promise<Delivery> {
+  const headers = clientResponseHeaders(up.headers, ctx.id, false);
+  res.writeHead(up.status, headers);
+  const parser = new SseParser(maxEventSize);
+  const usage: TokenUsage = {};
+  const adapter = ctx.model.adapter;
+  const endWith = (code: string, message?: string): Delivery => {
+    const spec = errorSpec(code);
+    if (!res.writableEnded) res.end(sseErrorEvent(code, message ?? spec.message, ctx.id));
+    up.body.destroy();
+    return { status: up.status, code, usage };
+  };
+  try {
+    for await (const chunk of up.body as AsyncIterable<Buffer>) {
+      if (res.destroyed) {
+        up.body.destroy();
+        return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+      }
+      let out = '';
+      for (const ev of parser.push(chunk)) {
+        if (ev.data === undefined || ev.data === '[DONE]' || !ctx.request) {
+          out += formatSse(ev);
+          continue;
+        }
+        let parsed: InferenceResponse;
+        try {
+          parsed = adapter.parseEvent(JSON.parse(ev.data), ctx.request);
+        } catch {
+          if (out) res.write(out);
+          return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
+        }
+        if (parsed.usage) Object.assign(usage, parsed.usage);
+        const denial = await pipeline.runResponse(ctx, parsed);
+        if (denial) {
+          if (out) res.write(out);
+          return endWith(denial.code, denial.message);
+        }
+        out += formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
+      }
+      if (out && !res.write(out)) await drained(res);
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'PALISADE_SSE_EVENT_TOO_LARGE') return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
+    if (res.destroyed) return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+    const e = upstreamError(err);
+    return endWith(e.code);
+  }
+  parser.end();
+  res.end();
+  return { status: up.status, usage };
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
