@@ -1,8 +1,9 @@
 /**
  * Long-lived services shared by every runtime across reloads (a reload rebuilds routes,
- * pools and stages, not these): the logger, and the telemetry observer.
+ * pools and stages, not these): the logger, the telemetry observer, the state store.
  */
 import type { StageObserver } from './pipeline/stage.js';
+import type { StateStore } from './state/store.js';
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -13,7 +14,10 @@ export interface Logger {
 
 export interface Services {
   logger: Logger;
+  /** Sees every stage call (telemetry). */
   observer: StageObserver;
+  /** Per-principal state: limits, risk, stream detectors, revocations. */
+  state: StateStore;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

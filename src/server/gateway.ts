@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
+import { MemoryStore } from '../state/memory.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
 import { handleRequest, type HandlerHost } from './handler.js';
@@ -52,7 +53,7 @@ export class Gateway implements HandlerHost {
 
   private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
     this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {} };
+    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -223,6 +224,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.state.close();
     }
   }
 }
