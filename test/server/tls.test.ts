@@ -23,7 +23,7 @@ before(async () => {
     { cert: certs.read(certs.serverCert), key: certs.read(certs.serverKey), ca: certs.read(certs.caCert), requestCert: true, rejectUnauthorized: false },
     (req, res) => {
       const sock = req.socket as import('node:tls').TLSSocket;
-      seenClientCert = sock.authorized ? sock.getPeerCertificate().subject?.CN : undefined;
+      seenClientCert = sock.authorized ? String(sock.getPeerCertificate().subject?.CN) : undefined;
       req.resume();
       req.on('end', () => {
         res.setHeader('content-type', 'application/json');
