@@ -61,7 +61,7 @@ describe('mlpToOnnx', () => {
       model.metadataProps.map((m) => [m.key, m.value]),
       [['palisade.mlp.sizes', '[3,2]'], ['palisade.mlp.head', 'softmax'], ['owner', 'test']],
     );
-    assert.deepEqual(model.graph!.node.map((n) => n.opType), ['MatMul', 'Add', 'Softmax']);
+    assert.deepEqual(model.graph!.node!.map((n) => n.opType), ['MatMul', 'Add', 'Softmax']);
   });
 });
 
