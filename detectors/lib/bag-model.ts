@@ -48,7 +48,7 @@ export class BagModel {
     this.buckets = opts.buckets;
     const rng = new Rng(opts.seed);
     this.emb = new Float32Array(opts.buckets * opts.dim);
-    for (let i = 0; i < this.emb.length; i++) this.emb[i] = rng.normal(0, 0.1);
+    for (let i = 0; i < this.emb.length; i++) this.emb[i] = rng.normal(0, 0.01);
     this.mlp = Mlp.create({ sizes: [opts.dim + DENSE, opts.hidden, 1], head: 'sigmoid', seed: opts.seed + 1 });
   }
 
