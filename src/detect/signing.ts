@@ -10,7 +10,6 @@ import {
   CompactSign,
   calculateJwkThumbprint,
   compactVerify,
-  decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
   importJWK,
@@ -81,7 +80,8 @@ export async function verifyManifest(manifest: Uint8Array, jws: string, trusted:
   if (parts.length !== 3 || parts[1] !== '') return { ok: false, reason: 'malformed', detail: 'manifest.jws is not a detached compact JWS (header..signature)' };
   let header: { alg?: string; kid?: string };
   try {
-    header = decodeProtectedHeader(parts[0]) as { alg?: string; kid?: string };
+    header = JSON.parse(Buffer.from(parts[0], 'base64url').toString('utf8')) as { alg?: string; kid?: string };
+    if (!header || typeof header !== 'object') throw new Error('not an object');
   } catch {
     return { ok: false, reason: 'malformed', detail: 'manifest.jws has an unreadable header' };
   }
