@@ -116,7 +116,7 @@ upstreams: { llm: { protocol: openai, url: "http://127.0.0.1:9" } }
 models: [{ name: m, upstream: llm, detectors: [prompt-injection] }]
 detectors:
   trustedKeys: [${JSON.stringify(KEY)}]
-  packages: { prompt-injection: { path: ${JSON.stringify(PKG)} } }
+  packages: { prompt-injection: { path: ${JSON.stringify(PKG)}, budget: 1s } }
 `;
   const r = loadConfigText(yaml, join(ROOT, 'bench/bench.yaml'));
   if (!r.ok) throw new Error('bench config');
@@ -133,13 +133,14 @@ detectors:
     }) as unknown as RequestContext;
   for (let i = 0; i < 300; i++) await stage.request!(ctx());
   const lat: number[] = [];
+  let denied = 0;
   for (let i = 0; i < 3000; i++) {
     const s = performance.now();
     const d = await stage.request!(ctx());
     lat.push(performance.now() - s);
-    if (!d.allow) throw new Error('benign text blocked');
+    if (!d.allow) denied++;
   }
-  say(`p50 ${f3(pct(lat, 0.5))} ms, p99 ${f3(pct(lat, 0.99))} ms over 3000 requests.`);
+  say(`p50 ${f3(pct(lat, 0.5))} ms, p99 ${f3(pct(lat, 0.99))} ms over 3000 requests (${denied} denied).`);
   await stage.close!();
   await svc.detectors.close();
   await svc.state.close();
