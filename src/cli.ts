@@ -2,15 +2,20 @@
  * `palisade`: the command line. Thin: it parses arguments and calls library functions
  * that the tests call too.
  */
-import { pathToFileURL } from 'node:url';
+import { createReadStream, existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
 import { demoCommands, startDemoUpstreams, type DemoUpstreams } from './demo/start.js';
+import { runDetect } from './detect/detect-command.js';
 import { Gateway } from './server/gateway.js';
 
 const USAGE = `usage:
   palisade start [-c FILE]        run the gateway (default config/default.yaml)
   palisade validate -c FILE       check a config; exit 0, or print every problem and exit 1
+  palisade detect --package DIR [--input FILE] [--trusted-key JWK]... [--allow-unsigned] [--threshold X]
+                                  score JSON lines {"text"} (stdin by default) with a detector package;
+                                  writes {"score","flagged"} per line, in order
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -20,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'validate':
       return validate(rest);
+    case 'detect':
+      return detect(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -50,6 +57,42 @@ export function validate(args: string[]): number {
   for (const p of r.problems) process.stdout.write(`${formatProblem(p)}\n`);
   process.stdout.write(`${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
   return 1;
+}
+
+/** The demo public key shipped with the repository, trusted by `detect` when no --trusted-key is given. */
+const DEMO_PUBLIC_KEY = fileURLToPath(new URL('../models/keys/palisade-models.pub.jwk', import.meta.url));
+
+async function detect(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      package: { type: 'string' },
+      input: { type: 'string' },
+      'trusted-key': { type: 'string', multiple: true },
+      'allow-unsigned': { type: 'boolean', default: false },
+      threshold: { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  if (!values.package) throw new UsageError('--package DIR is required');
+  const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new UsageError('--threshold must be a number in [0, 1]');
+  const keys = values['trusted-key'] ?? (existsSync(DEMO_PUBLIC_KEY) ? [DEMO_PUBLIC_KEY] : []);
+  try {
+    await runDetect({
+      packageDir: values.package,
+      trustedKeys: keys,
+      allowUnsigned: values['allow-unsigned'],
+      threshold,
+      input: values.input ? createReadStream(values.input) : process.stdin,
+      output: process.stdout,
+      warn: (m) => process.stderr.write(`palisade: warning: ${m}\n`),
+    });
+  } catch (err) {
+    process.stderr.write(`palisade: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 async function start(args: string[]): Promise<number> {

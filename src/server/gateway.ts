@@ -11,6 +11,7 @@ import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
 import { MemoryStore } from '../state/memory.js';
@@ -53,7 +54,7 @@ export class Gateway implements HandlerHost {
 
   private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
     this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
+    this.services = { logger: this.logger, observer: {}, state: new MemoryStore(), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -226,6 +227,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
     }
   }
