@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { authConfigSchema, criticalitySchema } from '../auth/config.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
 export const duration = () =>
@@ -150,6 +151,7 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  criticality: criticalitySchema,
 });
 
 const demo = z
@@ -168,6 +170,7 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    auth: authConfigSchema.optional(),
   })
   .describe('palisade gateway configuration');
 
