@@ -215,26 +215,51 @@ export const authConfigSchema = z
       })
       .prefault({}),
   })
-  .superRefine((a, ctx) => {
-    const names = new Set<string>();
-    const isses = new Set<string>();
-    a.issuers.forEach((i, n) => {
-      if (names.has(i.name)) ctx.addIssue({ code: 'custom', path: ['issuers', n, 'name'], message: `duplicate issuer name "${i.name}"` });
-      if (isses.has(i.issuer)) ctx.addIssue({ code: 'custom', path: ['issuers', n, 'issuer'], message: `duplicate issuer "${i.issuer}"` });
-      names.add(i.name);
-      isses.add(i.issuer);
-    });
-    if (a.tokenExchange && isses.has(a.tokenExchange.issuer)) {
-      ctx.addIssue({ code: 'custom', path: ['tokenExchange', 'issuer'], message: 'the gateway issuer must differ from every trusted issuer' });
-    }
-    for (const level of CRITICALITIES) {
-      const acr = a.policy[level].minAcr;
-      if (acr !== undefined && !a.acrLevels.includes(acr)) {
-        ctx.addIssue({ code: 'custom', path: ['policy', level, 'minAcr'], message: `"${acr}" is not in acrLevels` });
-      }
-    }
-  })
   .describe('Identity and access (docs/auth.md). Present: every model needs a caller its criticality admits.');
+
+/**
+ * Checks of the auth section that need more than one field or another section. Like the
+ * core's crossCheck they read the raw input leniently, so they run even when the schema
+ * found other problems and every problem is listed at once.
+ */
+export function authCrossCheck(input: unknown): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const c = (input ?? {}) as Record<string, any>;
+  const a = c.auth;
+  if (!a || typeof a !== 'object') return out;
+  const names = new Map<unknown, number>();
+  const isses = new Map<unknown, number>();
+  (Array.isArray(a.issuers) ? a.issuers : []).forEach((i: any, n: number) => {
+    if (!i || typeof i !== 'object') return;
+    if (typeof i.name === 'string') {
+      if (names.has(i.name)) out.push({ path: ['auth', 'issuers', n, 'name'], message: `duplicate issuer name "${i.name}"` });
+      else names.set(i.name, n);
+    }
+    if (typeof i.issuer === 'string') {
+      if (isses.has(i.issuer)) out.push({ path: ['auth', 'issuers', n, 'issuer'], message: `duplicate issuer "${i.issuer}"` });
+      else isses.set(i.issuer, n);
+    }
+  });
+  if (a.tokenExchange && isses.has(a.tokenExchange.issuer)) {
+    out.push({ path: ['auth', 'tokenExchange', 'issuer'], message: 'the gateway issuer must differ from every trusted issuer' });
+  }
+  const acr: unknown[] = Array.isArray(a.acrLevels) ? a.acrLevels : [];
+  const policy = a.policy && typeof a.policy === 'object' ? a.policy : {};
+  const used = new Set((Array.isArray(c.models) ? c.models : []).map((m: any) => m?.criticality ?? 'low'));
+  const tls = c.server?.tls;
+  const clientCerts = Boolean(tls && (tls.requestClientCert || tls.requireClientCert));
+  for (const level of CRITICALITIES) {
+    const l = policy[level];
+    if (!l || typeof l !== 'object') continue;
+    if (l.minAcr !== undefined && !acr.includes(l.minAcr)) {
+      out.push({ path: ['auth', 'policy', level, 'minAcr'], message: `"${l.minAcr}" is not in acrLevels` });
+    }
+    if (l.requireMtls === true && used.has(level) && !clientCerts) {
+      out.push({ path: ['auth', 'policy', level, 'requireMtls'], message: 'needs server.tls with requestClientCert (no client certificate could ever match)' });
+    }
+  }
+  return out;
+}
 
 export type AuthConfig = z.output<typeof authConfigSchema>;
 export type IssuerConfig = AuthConfig['issuers'][number];

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
-import { authConfigSchema, criticalitySchema } from '../auth/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
 export const duration = () =>
@@ -213,6 +213,7 @@ export function crossCheck(input: unknown): CrossProblem[] {
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 
