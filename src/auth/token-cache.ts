@@ -5,7 +5,7 @@
  * the token's own expiry. Revocation and sender binding are checked by the caller on
  * every request, hit or miss: the cache stores who, not whether.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Principal } from '../pipeline/types.js';
 
 export interface CachedToken {
@@ -21,7 +21,7 @@ export class TokenCache {
 
   /** The cache key of a token. */
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   get(key: string, now: number): CachedToken | undefined {
