@@ -47,7 +47,8 @@ ${DEMO_AUTH}`;
     const auth = (await Auth.create(r.loaded, { logger: silentLogger, observer: {}, state: new MemoryStore() }))!;
     const http = (headers: Record<string, string>) => ({ method: 'POST', url: '/', path: '/', headers, remoteAddress: '127.0.0.1', clientAddress: '127.0.0.1' });
     const models = r.loaded.config.models.map((m) => ({ name: m.name, config: m }) as unknown as ModelRuntime);
-    for (const h of [{ authorization: `Bearer ${token}` }, { 'x-api-key': 'psk_demo_only_not_a_secret' }]) {
+    const creds: Record<string, string>[] = [{ authorization: `Bearer ${token}` }, { 'x-api-key': 'psk_demo_only_not_a_secret' }];
+    for (const h of creds) {
       const p = await auth.identify(http(h));
       for (const m of models) assert.equal((await auth.decide(p, m, http(h))).ok, true, `${p.id} on ${m.name}`);
     }
