@@ -5,10 +5,11 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashApiKey, newApiKey } from './auth/api-keys.js';
-import { mintToken } from './auth/mint.js';
+import { demoBearer, mintToken } from './auth/mint.js';
 import { SIGNING_ALGORITHMS, writeKeyPair, type SigningAlg } from './auth/signing-keys.js';
 import { formatProblem, loadConfigFile } from './config/load.js';
 import { parseDuration } from './config/units.js';
+import { demoCommands, startDemoUpstreams, type DemoUpstreams } from './demo/start.js';
 import { Gateway } from './server/gateway.js';
 
 const USAGE = `usage:
@@ -143,17 +144,30 @@ function tokenApiKey(args: string[]): number {
 
 async function start(args: string[]): Promise<number> {
   const file = configArg(args, false) ?? 'config/default.yaml';
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    process.stderr.write(`palisade: invalid config ${file}:\n${loaded.problems.map(formatProblem).join('\n')}\n`);
+    return 1;
+  }
+  const config = loaded.loaded.config;
+  let demo: DemoUpstreams | undefined;
   let gw: Gateway;
   try {
+    if (config.demo) demo = await startDemoUpstreams(config.demo);
     gw = await Gateway.start({ configFile: file });
   } catch (err) {
+    await demo?.close();
     process.stderr.write(`palisade: ${(err as Error).message}\n`);
     return 1;
+  }
+  if (config.demo) {
+    const cmds = demoCommands(gw.current.config, gw.url, await demoBearer(gw.current.loaded));
+    process.stderr.write(`\npalisade is ready on ${gw.url} (admin ${gw.adminUrl}). Try:\n\n${cmds.map((c) => `  ${c}\n`).join('\n')}\n`);
   }
   process.on('SIGHUP', () => void gw.reload());
   const shutdown = (sig: string) => {
     gw.logger.info({ signal: sig }, 'draining');
-    gw.stop().then(
+    gw.stop().then(() => demo?.close()).then(
       () => process.exit(0),
       (err) => {
         gw.logger.error({ err }, 'drain failed');

@@ -52,3 +52,23 @@ export async function mintToken(loaded: LoadedConfig, o: MintOptions): Promise<s
     now,
   });
 }
+
+/**
+ * The token `npm start` prints in its curl lines: a `demo-user` that meets every policy
+ * level's scopes, roles and acr (not a certificate binding, which curl cannot show),
+ * valid for 12 hours. Undefined when the config has no auth.tokenExchange.
+ */
+export async function demoBearer(loaded: LoadedConfig): Promise<string | undefined> {
+  const auth = loaded.config.auth;
+  if (!auth?.tokenExchange) return undefined;
+  const levels = Object.values(auth.policy);
+  const tenants = levels.flatMap((l) => l.tenants);
+  return mintToken(loaded, {
+    sub: 'demo-user',
+    tenant: tenants[0] ?? 'demo',
+    scopes: [...new Set(levels.flatMap((l) => l.scopes))],
+    roles: [...new Set(levels.flatMap((l) => l.roles.slice(0, 1)))],
+    acr: auth.acrLevels.at(-1),
+    ttlMs: 12 * 3_600_000,
+  });
+}

@@ -82,8 +82,10 @@ export class Gateway implements HandlerHost {
     this.runtime = await Runtime.build(loaded, this.services);
     const tls = readListenerTls(loaded);
     this.app = Fastify({
-      https: tls ?? null,
-      http: { maxHeaderSize: server.maxHeaderSize },
+      // Node checks header and request timeouts only every connectionsCheckingInterval
+      // (30 s by default): check every second so the configured bounds hold.
+      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
+      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Auth } from '../../src/auth/auth.js';
-import { mintToken } from '../../src/auth/mint.js';
+import { demoBearer, mintToken } from '../../src/auth/mint.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { ModelRuntime } from '../../src/runtime.js';
 import { silentLogger } from '../../src/services.js';
@@ -43,7 +43,7 @@ models:
 ${DEMO_AUTH}`;
     const r = loadConfigText(yaml, `${CONFIG_DIR}default.yaml`);
     assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-    const token = await mintToken(r.loaded, { sub: 'demo-user', tenant: 'demo', scopes: ['chat', 'infer'], ttlMs: 12 * 3_600_000 });
+    const token = (await demoBearer(r.loaded))!;
     const auth = (await Auth.create(r.loaded, { logger: silentLogger, observer: {}, state: new MemoryStore() }))!;
     const http = (headers: Record<string, string>) => ({ method: 'POST', url: '/', path: '/', headers, remoteAddress: '127.0.0.1', clientAddress: '127.0.0.1' });
     const models = r.loaded.config.models.map((m) => ({ name: m.name, config: m }) as unknown as ModelRuntime);
