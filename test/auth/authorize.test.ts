@@ -41,8 +41,8 @@ auth:
     high: { scopes: [chat], tenants: [acme], minAcr: mfa, maxAuthAge: 1h, maxRisk: 0.6 }
     critical: { scopes: [chat, critical], roles: [operator], maxRisk: 0.3 }
   risk:
-    halfLife: 1s
-    weights: { forbidden: 0.3, auth-failure: 0.3 }
+    halfLife: 2s
+    weights: { forbidden: 0.5, auth-failure: 0.5 }
 `,
       { files: { 'idp.jwks.json': idp.jwks } },
     );
@@ -62,15 +62,7 @@ auth:
     assert.ok(!r.text.includes(reason));
   }
 
-  /** Waits (bounded) until the principal's risk has decayed to zero-ish, so tests do not leak into each other. */
-  async function calm(principal: string) {
-    for (let i = 0; i < 100; i++) {
-      const r = (await (await fetch(`${gw.adminUrl}/admin/risk?principal=${principal}`)).json()) as { risk: number };
-      if (r.risk < 0.01) return;
-      await sleep(100);
-    }
-    throw new Error(`risk of ${principal} did not decay`);
-  }
+  // Refusals raise risk (0.5 each, half-life 2 s), so each test uses principals of its own.
 
   it('lets the same principal call a low, medium and high model and refuses it a critical one', async () => {
     const t = await alice();
@@ -79,8 +71,6 @@ auth:
     const operator = await alice({ sub: 'olga', scope: 'chat critical', roles: ['operator'] });
     assert.equal((await chat(gw.url, 'critical-llm', bearer(operator))).status, 200);
     await expectRefused('critical-llm', await alice({ sub: 'carl', scope: 'chat critical', roles: ['viewer'] }), 'PALISADE_FORBIDDEN', 'role');
-    await calm('idp:alice');
-    await calm('idp:carl');
   });
 
   it('checks every requirement of the high level', async () => {
@@ -96,7 +86,6 @@ auth:
     const r = await chat(gw.url, 'medium-llm');
     assert.equal(r.status, 401);
     assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="palisade"');
-    for (const u of ['u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7']) await calm(`idp:${u}`);
   });
 
   it('lists only the models the caller may call now', async () => {
@@ -104,29 +93,27 @@ auth:
       const r = await fetch(`${gw.url}/v1/models`, { headers });
       return { status: r.status, ids: r.status === 200 ? ((await r.json()) as { data: { id: string }[] }).data.map((d) => d.id) : [] };
     };
-    assert.deepEqual((await list(bearer(await alice()))).ids, ['low-llm', 'medium-llm', 'high-llm']);
+    const lisa = await alice({ sub: 'lisa' });
+    assert.deepEqual((await list(bearer(lisa))).ids, ['low-llm', 'medium-llm', 'high-llm']);
     assert.deepEqual((await list({})).ids, ['low-llm']);
     const op = await alice({ sub: 'olga', scope: 'chat critical', roles: ['operator'] });
     assert.deepEqual((await list(bearer(op))).ids, ['low-llm', 'medium-llm', 'high-llm', 'critical-llm']);
-    const bad = await list(bearer((await alice()).slice(0, -4) + 'AAAA'));
-    assert.equal(bad.status, 401);
     // Model retrieval follows the same rule: a model one may not call does not exist for one.
-    assert.equal((await fetch(`${gw.url}/v1/models/critical-llm`, { headers: bearer(await alice()) })).status, 404);
+    assert.equal((await fetch(`${gw.url}/v1/models/critical-llm`, { headers: bearer(lisa) })).status, 404);
+    assert.equal((await fetch(`${gw.url}/v1/models/high-llm`, { headers: bearer(lisa) })).status, 200);
     assert.equal((await fetch(`${gw.url}/v1/models/critical-llm`, { headers: bearer(op) })).status, 200);
-    await calm('idp:alice');
   });
 
   it("raises a principal's risk on its refused requests, refuses it where risk matters until the risk decays", async () => {
     const t = await alice({ sub: 'rita' });
     assert.equal((await chat(gw.url, 'high-llm', bearer(t))).status, 200);
-    // Three refusals for scope: 3 x 0.3 -> ~0.9, past high's 0.6 and medium's 0.8.
-    for (let i = 0; i < 3; i++) await expectRefused('critical-llm', t, 'PALISADE_FORBIDDEN', 'scope');
+    // Two refusals for scope: 2 x 0.5 -> 1, past high's 0.6 for the next 1.4 s.
+    for (let i = 0; i < 2; i++) await expectRefused('critical-llm', t, 'PALISADE_FORBIDDEN', 'scope');
     await expectRefused('high-llm', t, 'PALISADE_RISK_TOO_HIGH', 'risk');
-    await expectRefused('medium-llm', t, 'PALISADE_RISK_TOO_HIGH', 'risk');
     assert.equal((await chat(gw.url, 'low-llm', bearer(t))).status, 200, 'low admits any risk');
     const risk = (await (await fetch(`${gw.adminUrl}/admin/risk?principal=idp:rita`)).json()) as { risk: number };
     assert.ok(risk.risk > 0.6, String(risk.risk));
-    // A refusal for risk adds no risk (no feedback loop), so it decays: half-life 1 s.
+    // A refusal for risk adds no risk (no feedback loop), so it decays: half-life 2 s.
     let status = 0;
     for (let i = 0; i < 100 && status !== 200; i++) {
       await sleep(100);
@@ -138,7 +125,10 @@ auth:
   it('raises the risk of an address that fails authentication, for every credential it presents', async () => {
     const t = await alice({ sub: 'vic' });
     assert.equal((await chat(gw.url, 'high-llm', bearer(t))).status, 200);
-    for (let i = 0; i < 3; i++) assert.equal((await chat(gw.url, 'high-llm', bearer('not.a.jwt'))).status, 401);
+    assert.equal((await chat(gw.url, 'high-llm', bearer('not.a.jwt'))).status, 401);
+    // The model listing refuses a bad credential too, and charges it the same way.
+    const forged = t.slice(0, -4) + 'AAAA';
+    assert.equal((await fetch(`${gw.url}/v1/models`, { headers: bearer(forged) })).status, 401);
     await expectRefused('high-llm', t, 'PALISADE_RISK_TOO_HIGH', 'risk');
     const a = (await (await fetch(`${gw.adminUrl}/admin/risk?address=127.0.0.1`)).json()) as { risk: number };
     assert.ok(a.risk > 0.6);
