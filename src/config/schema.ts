@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
 import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
 export const duration = () =>
@@ -152,6 +153,7 @@ const model = z.strictObject({
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
   detectors: modelDetectorsSchema,
+  criticality: criticalitySchema,
 });
 
 const demo = z
@@ -171,6 +173,7 @@ export const configSchema = z
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
     detectors: detectorsConfigSchema.prefault({}),
+    auth: authConfigSchema.optional(),
   })
   .describe('palisade gateway configuration');
 
@@ -214,6 +217,7 @@ export function crossCheck(input: unknown): CrossProblem[] {
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 

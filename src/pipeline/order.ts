@@ -3,6 +3,9 @@
  * (drawn in docs/lifecycle.md). Response hooks run in the reverse order.
  */
 import { createInspectStage } from '../detect/inspect-stage.js';
+import { Auth } from '../auth/auth.js';
+import { createAuthorizeStage } from '../auth/authorize-stage.js';
+import { createIdentifyStage } from '../auth/identify-stage.js';
 import { createParseStage } from '../protocols/parse-stage.js';
 import type { Services } from '../services.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -11,8 +14,11 @@ import type { Stage } from './stage.js';
 /** Builds every stage for a config. Everything costly (keys, sessions) is built here, once. */
 export async function buildStages(loaded: LoadedConfig, services: Services): Promise<Stage[]> {
   const stages: Stage[] = [];
+  const auth = await Auth.create(loaded, services);
   // 1 identify: who is calling. First, so that nothing is spent on an unknown caller.
+  //   Its done hook runs last and turns the request's notes into risk.
   // 2 authorize: may this caller use this model now. Before any work on the body.
+  if (auth) stages.push(createIdentifyStage(auth, services), createAuthorizeStage(auth));
   // 3 parse: the adapter builds the InferenceRequest. Before limits, because token
   //   budgets reserve on the parsed request (prompt size, max_tokens).
   stages.push(createParseStage());

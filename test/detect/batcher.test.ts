@@ -40,7 +40,7 @@ test('a batch closes after maxWait when it does not fill', async () => {
   const b = new MicroBatcher<number, number>(async (rows) => {
     sizes.push(rows.length);
     return rows;
-  }, { maxSize: 100, maxWaitMs: 5 });
+  }, { maxSize: 100, maxWaitMs: 300 });
   const p1 = b.submit([1]);
   await new Promise((r) => setImmediate(r));
   const p2 = b.submit([2]);
