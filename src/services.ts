@@ -3,6 +3,7 @@
  * pools and stages, not these): the logger, the telemetry observer, the state store.
  */
 import type { StageObserver } from './pipeline/stage.js';
+import type { DetectorSessions } from './detect/sessions.js';
 import type { StateStore } from './state/store.js';
 
 export interface Logger {
@@ -18,6 +19,12 @@ export interface Services {
   observer: StageObserver;
   /** Per-principal state: limits, risk, stream detectors, revocations. */
   state: StateStore;
+  /**
+   * ONNX sessions of detector packages, reused across reloads while a package is
+   * unchanged. Optional so that code building Services for a test need not make one
+   * (the inspect stage then owns its sessions).
+   */
+  detectors?: DetectorSessions;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -7,6 +7,8 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
 export const duration = () =>
@@ -150,6 +152,8 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  detectors: modelDetectorsSchema,
+  criticality: criticalitySchema,
 });
 
 const demo = z
@@ -168,6 +172,8 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    detectors: detectorsConfigSchema.prefault({}),
+    auth: authConfigSchema.optional(),
   })
   .describe('palisade gateway configuration');
 
@@ -206,10 +212,12 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDetectors(input));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 

@@ -10,7 +10,9 @@ import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
 import { MemoryStore } from '../state/memory.js';
@@ -53,7 +55,7 @@ export class Gateway implements HandlerHost {
 
   private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
     this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
+    this.services = { logger: this.logger, observer: {}, state: new MemoryStore(), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -111,6 +113,8 @@ export class Gateway implements HandlerHost {
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
+    registerAuthRoutes(this.app, this);
     this.app.route({
       method: [...METHODS],
       url: '/*',
@@ -135,6 +139,7 @@ export class Gateway implements HandlerHost {
       reply.code(r.ready ? 200 : 503);
       return r;
     });
+    registerAdminAuthRoutes(this.admin, this);
 
     const l = this.opts.listen ?? server.listen;
     const a = this.opts.adminListen ?? server.admin.listen;
@@ -226,6 +231,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
     }
   }

@@ -278,6 +278,30 @@ test('slow headers (slowloris) are cut off by headersTimeout', async () => {
   }
 });
 
+test('a slow POST body is cut off by requestTimeout (fastify would wait forever by default)', async () => {
+  const t = await startGateway(config(llm.url).replace('bodyLimit: 64kb', 'bodyLimit: 64kb\n  headersTimeout: 1s\n  requestTimeout: 2s'));
+  try {
+    await resetStats();
+    const { port } = new URL(t.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    sock.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":');
+    const drip = setInterval(() => sock.writable && sock.write(' '), 300);
+    let got = '';
+    sock.on('data', (d) => (got += d));
+    const closed = await new Promise<boolean>((resolve) => {
+      sock.on('close', () => resolve(true));
+      sock.on('error', () => {});
+      setTimeout(() => resolve(false), 6000).unref();
+    });
+    clearInterval(drip);
+    assert.ok(closed, 'the connection was closed while the client was still dripping');
+    assert.match(got, /^HTTP\/1\.1 408/);
+    assert.equal((await stats()).requests, 0);
+  } finally {
+    await t.stop();
+  }
+});
+
 test('readiness follows the upstreams; health is always up', async () => {
   assert.equal((await fetch(`${gw.adminUrl}/healthz`)).status, 200);
   const r = await fetch(`${gw.adminUrl}/readyz`);
