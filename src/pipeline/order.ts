@@ -2,6 +2,7 @@
  * The order of the stages, in one place, with the reason each stands where it does
  * (drawn in docs/lifecycle.md). Response hooks run in the reverse order.
  */
+import { createLimitStage } from '../limits/stage.js';
 import { createParseStage } from '../protocols/parse-stage.js';
 import type { Services } from '../services.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -9,8 +10,6 @@ import type { Stage } from './stage.js';
 
 /** Builds every stage for a config. Everything costly (keys, sessions) is built here, once. */
 export async function buildStages(loaded: LoadedConfig, services: Services): Promise<Stage[]> {
-  void loaded;
-  void services;
   const stages: Stage[] = [];
   // 1 identify: who is calling. First, so that nothing is spent on an unknown caller.
   // 2 authorize: may this caller use this model now. Before any work on the body.
@@ -19,6 +18,7 @@ export async function buildStages(loaded: LoadedConfig, services: Services): Pro
   stages.push(createParseStage());
   // 4 limit: requests, tokens, concurrency, query budget. Before inspect, so that a
   //   flood is refused before detectors spend CPU on it.
+  stages.push(createLimitStage(loaded, services));
   // 5 inspect: detectors over texts, tensors and the query stream. Last before forward.
   // 6 defend (response side): output defenses; runs first on the way back.
   // 7 account: audit, metrics, risk, token settlement (done hooks).
