@@ -96,6 +96,12 @@ export class LimiterRegistry {
     }
   }
 
+  /** The live limiter of a counter id (`<rule>:<kind>`), to read a count: `await l.get(key)`. */
+  lookup(id: string): RateLimiterAbstract | undefined {
+    for (const [sig, e] of this.entries) if (sig.startsWith(`${id}\u0000`)) return e.limiter;
+    return undefined;
+  }
+
   /** Number of live limiters (for tests). */
   get size(): number {
     return this.entries.size;
