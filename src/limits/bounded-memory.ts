@@ -2,8 +2,8 @@
  * rate-limiter-flexible's RateLimiterMemory with a bounded store. The library keeps one
  * record and one timer per key until its window ends, so a flood of distinct keys (one
  * per spoofed address) grows memory with the flood. Here the storage is a Map in
- * expiry order without timers: each write drops expired records from the head, and past
- * `maxKeys` the oldest record goes (the one closest to its reset). The limiting itself
+ * expiry order without timers: every so many writes expired records are dropped from the
+ * head, and past `maxKeys` the oldest records go (those closest to their reset). The limiting itself
  * (consume, reward, penalty, rejection) stays the library's.
  */
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -14,8 +14,14 @@ interface Rec {
   expiresAt: number | null;
 }
 
-/** Drop at most this many expired records per write: amortized O(1), and it keeps up. */
-const SWEEP_PER_WRITE = 4;
+/**
+ * Sweep once per this many writes. Each sweep walks from the head of the Map, and a V8
+ * Map walk skips the holes that deletions at the head leave until its next rehash, so a
+ * walk per write would cost O(holes) every time; in batches the cost is amortized.
+ */
+const SWEEP_EVERY = 1024;
+/** Past maxKeys, evict down to this share of it, in one walk. */
+const EVICT_TO = 0.9;
 
 /**
  * The storage interface RateLimiterMemory calls (`incrby`, `set`, `get`, `delete`, and
@@ -24,6 +30,7 @@ const SWEEP_PER_WRITE = 4;
 export class BoundedMemoryStorage {
   /** Named as the library's, which `dump()` reads. */
   readonly _storage = new Map<string, Rec>();
+  private writes = 0;
 
   constructor(
     private readonly maxKeys: number,
@@ -48,7 +55,7 @@ export class BoundedMemoryStorage {
     // Re-append so that Map order stays expiry order (windows of one limiter are equal).
     this._storage.delete(key);
     this._storage.set(key, rec);
-    this.sweep();
+    if (++this.writes >= SWEEP_EVERY || this._storage.size > this.maxKeys) this.sweep();
     return new RateLimiterRes(0, ms === 0 ? -1 : ms, rec.value, true);
   }
 
@@ -71,17 +78,15 @@ export class BoundedMemoryStorage {
     return this._storage.size;
   }
 
+  /** Drops expired records from the head and, past maxKeys, the oldest down to 90% of it. */
   private sweep(): void {
+    this.writes = 0;
     const now = this.now();
-    let n = 0;
-    for (const [k, r] of this._storage) {
-      if (n++ >= SWEEP_PER_WRITE || r.expiresAt === null || r.expiresAt > now) break;
-      this._storage.delete(k);
-    }
-    while (this._storage.size > this.maxKeys) {
-      const first = this._storage.keys().next().value;
-      if (first === undefined) break;
-      this._storage.delete(first);
+    const m = this._storage;
+    const target = m.size > this.maxKeys ? Math.floor(this.maxKeys * EVICT_TO) : m.size;
+    for (const [k, r] of m) {
+      if (m.size > target || (r.expiresAt !== null && r.expiresAt <= now)) m.delete(k);
+      else break;
     }
   }
 }
