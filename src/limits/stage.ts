@@ -79,6 +79,8 @@ interface LimitLocals {
   completion: number;
   /** SSE events seen (the fallback estimate of completion tokens). */
   events: number;
+  /** The request set max_tokens: the upstream cannot run past the reservation's completion. */
+  capped: boolean;
   usage?: { inputTokens?: number; outputTokens?: number };
 }
 
@@ -270,7 +272,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       const unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
       const req = ctx.request;
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
-      const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0 };
+      const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
       const notes: Note[] = [];
       for (const c of counters) {
         const key = counterKey(c.by, ctx);
@@ -306,8 +308,11 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       if (hasUsage(res.usage)) lc.usage = { ...lc.usage, ...res.usage };
       if (!res.stream) return;
       lc.events++;
-      // A stream may run past its reservation (no max_tokens): extend it event by event,
-      // and end the stream when the budget cannot cover the tokens already streamed.
+      // A stream without max_tokens may run past its reservation: extend it event by
+      // event, and end the stream when the budget cannot cover what was streamed. With
+      // max_tokens the upstream stops in time (the event count, which also counts the
+      // role and finish events, would cut it short), unless its own usage says otherwise.
+      if (lc.capped && !lc.usage) return;
       const used = usedTokens(lc);
       for (const h of lc.held) {
         if (h.tokens === undefined || used <= h.tokens) continue;

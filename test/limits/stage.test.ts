@@ -300,6 +300,31 @@ limits:
   }
 });
 
+test('a stream with max_tokens that fills the budget exactly is not cut by the event estimate', async () => {
+  const r = await rig('memory');
+  try {
+    const yaml = `
+models: [{ name: m, upstream: llm }]
+limits:
+  rules: [{ name: tok, tokens: { rate: 10/m } }]
+`;
+    const stage = r.stage(yaml);
+    const loaded = loadYaml(HEAD + yaml);
+    const ctx = openaiCtx(loaded, { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 9 } });
+    assert.equal((await run(stage, ctx)).allow, true); // 1 + 9: the whole budget
+    const ev: InferenceResponse = { protocol: 'openai', model: 'm', status: 200, stream: true, body: {}, tensors: [] };
+    // Role event, 9 tokens, finish event: 11 events for 9 tokens.
+    for (let i = 0; i < 11; i++) assert.equal(await stage.response!(ctx, ev), undefined, `event ${i + 1}`);
+    await stage.response!(ctx, { ...ev, usage: { inputTokens: 1, outputTokens: 9 } });
+    stage.done!(ctx, OK_OUTCOME);
+    await settle();
+    const l = r.services.limiters!.lookup('tok:tokens')!;
+    assert.equal((await l.get('a:192.0.2.1|m:m'))!.consumedPoints, 10 * SCALE);
+  } finally {
+    await r.close();
+  }
+});
+
 test('shadow mode counts and notes, and never refuses', async () => {
   const r = await rig('memory');
   try {
