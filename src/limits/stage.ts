@@ -49,7 +49,7 @@ interface Counter {
   windowSec?: number;
   by: readonly KeyPart[];
   limiter: RateLimiterAbstract;
-  burst?: { id: string; limit: number; windowSec: number; limiter: RateLimiterAbstract };
+  burst?: { id: string; limit: number; windowSec: number; limiter: RateLimiterAbstract; bursty: BurstyRateLimiter };
 }
 
 interface Rule {
@@ -122,7 +122,8 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       const c: Counter = { ...base, kind: 'requests', id: `${name}.requests`, limit: r.rate.points, windowSec, by: r.by, limiter: limiter(`${name}:requests`, r.rate.points, windowSec) };
       if (r.burst) {
         const bw = r.burst.windowMs / 1000;
-        c.burst = { id: `${name}.burst`, limit: r.burst.points, windowSec: bw, limiter: limiter(`${name}:burst`, r.burst.points, bw) };
+        const bl = limiter(`${name}:burst`, r.burst.points, bw);
+        c.burst = { id: `${name}.burst`, limit: r.burst.points, windowSec: bw, limiter: bl, bursty: new BurstyRateLimiter(c.limiter, bl) };
       }
       counters.push(c);
     }
@@ -206,8 +207,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   const checkRequests = async (c: Counter, key: string, unitCost: number): Promise<Check> => {
-    const l = c.burst ? new BurstyRateLimiter(c.limiter, c.burst.limiter) : c.limiter;
-    const r = await consume(l, key, unitCost);
+    const r = await consume(c.burst ? c.burst.bursty : c.limiter, key, unitCost);
     if ('error' in r) return storeFailure(c, r.error);
     if (!r.refused) return { ok: true };
     // Refused attempts stay counted: the limit is on the rate of attempts.
