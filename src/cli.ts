@@ -2,14 +2,20 @@
  * `palisade`: the command line. Thin: it parses arguments and calls library functions
  * that the tests call too.
  */
-import { pathToFileURL } from 'node:url';
+import { createReadStream, existsSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
+import { demoCommands, startDemoUpstreams, type DemoUpstreams } from './demo/start.js';
+import { runDetect } from './detect/detect-command.js';
 import { Gateway } from './server/gateway.js';
 
 const USAGE = `usage:
   palisade start [-c FILE]        run the gateway (default config/default.yaml)
   palisade validate -c FILE       check a config; exit 0, or print every problem and exit 1
+  palisade detect --package DIR [--input FILE] [--trusted-key JWK]... [--allow-unsigned] [--threshold X]
+                                  score JSON lines {"text"} (stdin by default) with a detector package;
+                                  writes {"score","flagged"} per line, in order
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'validate':
       return validate(rest);
+    case 'detect':
+      return detect(rest);
     case undefined:
     case '-h':
     case '--help':
@@ -51,19 +59,68 @@ export function validate(args: string[]): number {
   return 1;
 }
 
-async function start(args: string[]): Promise<number> {
-  const file = configArg(args, false) ?? 'config/default.yaml';
-  let gw: Gateway;
+/** The demo public key shipped with the repository, trusted by `detect` when no --trusted-key is given. */
+const DEMO_PUBLIC_KEY = fileURLToPath(new URL('../models/keys/palisade-models.pub.jwk', import.meta.url));
+
+async function detect(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      package: { type: 'string' },
+      input: { type: 'string' },
+      'trusted-key': { type: 'string', multiple: true },
+      'allow-unsigned': { type: 'boolean', default: false },
+      threshold: { type: 'string' },
+    },
+    allowPositionals: false,
+  });
+  if (!values.package) throw new UsageError('--package DIR is required');
+  const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+  if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new UsageError('--threshold must be a number in [0, 1]');
+  const keys = values['trusted-key'] ?? (existsSync(DEMO_PUBLIC_KEY) ? [DEMO_PUBLIC_KEY] : []);
   try {
-    gw = await Gateway.start({ configFile: file });
+    await runDetect({
+      packageDir: values.package,
+      trustedKeys: keys,
+      allowUnsigned: values['allow-unsigned'],
+      threshold,
+      input: values.input ? createReadStream(values.input) : process.stdin,
+      output: process.stdout,
+      warn: (m) => process.stderr.write(`palisade: warning: ${m}\n`),
+    });
   } catch (err) {
     process.stderr.write(`palisade: ${(err as Error).message}\n`);
     return 1;
   }
+  return 0;
+}
+
+async function start(args: string[]): Promise<number> {
+  const file = configArg(args, false) ?? 'config/default.yaml';
+  const loaded = loadConfigFile(file);
+  if (!loaded.ok) {
+    process.stderr.write(`palisade: invalid config ${file}:\n${loaded.problems.map(formatProblem).join('\n')}\n`);
+    return 1;
+  }
+  const config = loaded.loaded.config;
+  let demo: DemoUpstreams | undefined;
+  let gw: Gateway;
+  try {
+    if (config.demo) demo = await startDemoUpstreams(config.demo);
+    gw = await Gateway.start({ configFile: file });
+  } catch (err) {
+    await demo?.close();
+    process.stderr.write(`palisade: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (config.demo) {
+    const cmds = demoCommands(gw.current.config, gw.url);
+    process.stderr.write(`\npalisade is ready on ${gw.url} (admin ${gw.adminUrl}). Try:\n\n${cmds.map((c) => `  ${c}\n`).join('\n')}\n`);
+  }
   process.on('SIGHUP', () => void gw.reload());
   const shutdown = (sig: string) => {
     gw.logger.info({ signal: sig }, 'draining');
-    gw.stop().then(
+    gw.stop().then(() => demo?.close()).then(
       () => process.exit(0),
       (err) => {
         gw.logger.error({ err }, 'drain failed');

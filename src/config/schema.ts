@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { duration, size } from './fields.js';
 import { parseListen } from './units.js';
+import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
 import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
 import { stateConfigSchema } from '../state/config.js';
 
@@ -123,6 +124,7 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  detectors: modelDetectorsSchema,
   limits: modelLimitsSchema.optional(),
 });
 
@@ -142,6 +144,7 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    detectors: detectorsConfigSchema.prefault({}),
     state: stateConfigSchema,
     limits: limitsConfigSchema,
   })
@@ -182,6 +185,7 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDetectors(input));
   out.push(...crossCheckLimits(input, new Set(seen.keys())));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {

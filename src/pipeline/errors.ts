@@ -98,6 +98,16 @@ export const ERRORS = {
     message: 'The gateway cannot check limits right now; try again later.',
     doc: 'Redis is unreachable and `state.onStoreFailure` is `deny`.',
   },
+  PALISADE_INPUT_REJECTED: {
+    status: 403,
+    message: 'The input was rejected by a detector.',
+    doc: 'A detector in enforce mode with action block scored the input at or over its threshold. The message names the detector, never the score (the audit record has it).',
+  },
+  PALISADE_DETECTOR_UNAVAILABLE: {
+    status: 503,
+    message: 'A detector could not inspect the input; try again later.',
+    doc: 'A detector failed or exceeded its latency budget and is not failOpen (fail closed). The log line with the request id has the cause.',
+  },
   PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent while draining on SIGTERM.' },
   PALISADE_INTERNAL: {
     status: 500,

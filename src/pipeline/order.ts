@@ -2,6 +2,7 @@
  * The order of the stages, in one place, with the reason each stands where it does
  * (drawn in docs/lifecycle.md). Response hooks run in the reverse order.
  */
+import { createInspectStage } from '../detect/inspect-stage.js';
 import { createLimitStage } from '../limits/stage.js';
 import { createParseStage } from '../protocols/parse-stage.js';
 import type { Services } from '../services.js';
@@ -19,7 +20,10 @@ export async function buildStages(loaded: LoadedConfig, services: Services): Pro
   // 4 limit: requests, tokens, concurrency, query budget. Before inspect, so that a
   //   flood is refused before detectors spend CPU on it.
   stages.push(createLimitStage(loaded, services));
-  // 5 inspect: detectors over texts, tensors and the query stream. Last before forward.
+  // 5 inspect: detectors over texts, tensors and the query stream. Last before forward:
+  //   it is the costliest check, so it runs only on requests every cheaper stage let through.
+  const inspect = await createInspectStage(loaded, services);
+  if (inspect) stages.push(inspect);
   // 6 defend (response side): output defenses; runs first on the way back.
   // 7 account: audit, metrics, risk, token settlement (done hooks).
   return stages;

@@ -11,6 +11,7 @@ import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
 import { createLimiterRegistry } from '../limits/limiters.js';
@@ -55,7 +56,7 @@ export class Gateway implements HandlerHost {
 
   private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig, logger: Logger, state: StateStore) {
     this.logger = logger;
-    this.services = { logger, observer: {}, state, limiters: createLimiterRegistry(state) };
+    this.services = { logger, observer: {}, state, limiters: createLimiterRegistry(state), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -91,8 +92,10 @@ export class Gateway implements HandlerHost {
     this.runtime = await Runtime.build(loaded, this.services);
     const tls = readListenerTls(loaded);
     this.app = Fastify({
-      https: tls ?? null,
-      http: { maxHeaderSize: server.maxHeaderSize },
+      // Node checks header and request timeouts only every connectionsCheckingInterval
+      // (30 s by default): check every second so the configured bounds hold.
+      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
+      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,
@@ -235,6 +238,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
     }
   }

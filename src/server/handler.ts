@@ -198,6 +198,14 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     return { status: e.status, code: e.code };
   }
   const p = pipeline;
+  const declared = Number(up.headers['content-length'] ?? 0);
+  if (declared > upstream.config.maxResponseSize) {
+    // Known too large before a byte is relayed: refuse cleanly rather than cut later.
+    up.body.destroy();
+    const e = new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
+    sendError(res, ctx.id, e.code);
+    return { status: e.status, code: e.code };
+  }
   if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id);
   const ct = up.headers['content-type'];
   if (typeof ct === 'string' && ct.startsWith('text/event-stream')) return deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
