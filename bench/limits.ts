@@ -36,7 +36,7 @@ models: [{ name: m, upstream: llm, limits: { ${limits} } }]`,
     '/bench.yaml',
   );
   if (!r.ok) throw new Error(JSON.stringify(r.problems));
-  return createLimitStage(r.loaded, services);
+  return createLimitStage(r.loaded, services)!;
 }
 
 function contexts(): RequestContext[] {

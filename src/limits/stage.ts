@@ -87,14 +87,18 @@ interface LimitLocals {
 type Check = { ok: true } | { ok: false; decision: Decision };
 
 /**
- * Builds the limit stage for a config. Limiters come from `services.limiters` (shared
- * across reloads, so counts survive a reload) or, when absent, from a registry of its own.
+ * Builds the limit stage for a config, or undefined when no limit is configured (or
+ * `limits.mode` is off): then it is not in the pipeline and costs nothing. Limiters come
+ * from `services.limiters` (shared across reloads, so counts survive a reload) or, when
+ * absent, from a registry of its own.
  *
  * @example
- * const stage = createLimitStage(loaded, services); // placed after parse in order.ts
+ * const limit = createLimitStage(loaded, services); // placed after parse in order.ts
+ * if (limit) stages.push(limit);
  */
-export function createLimitStage(loaded: LoadedConfig, services: Services): Stage {
+export function createLimitStage(loaded: LoadedConfig, services: Services): Stage | undefined {
   const config: LimitsConfig = loaded.config.limits;
+  if (config.mode === 'off' || (config.rules.length === 0 && !loaded.config.models.some((m) => m.limits))) return undefined;
   const replicas = loaded.config.state.replicas;
   const registry: LimiterRegistry = services.limiters ?? createLimiterRegistry(services.state);
   const acquired: RateLimiterAbstract[] = [];
@@ -144,10 +148,8 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   const rules: Rule[] = [];
-  if (config.mode !== 'off') {
-    for (const m of loaded.config.models) if (m.limits) rules.push(compile(`model.${m.name}`, [m.name], m.limits.operations, m.limits));
-    for (const r of config.rules) rules.push(compile(r.name, r.models, r.operations, r));
-  }
+  for (const m of loaded.config.models) if (m.limits) rules.push(compile(`model.${m.name}`, [m.name], m.limits.operations, m.limits));
+  for (const r of config.rules) rules.push(compile(r.name, r.models, r.operations, r));
 
   // The counters of a (model, operation), in kind order: built on first use.
   const byRoute = new Map<string, Counter[]>();
@@ -259,7 +261,6 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     name: 'limit',
 
     async request(ctx: RequestContext): Promise<Decision> {
-      if (rules.length === 0) return ALLOW;
       const counters = countersFor(ctx.model.name, ctx.route.operation);
       if (counters.length === 0) return ALLOW;
       const { score, factor } = await risk.read(ctx, services.state);

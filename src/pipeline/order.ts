@@ -19,7 +19,8 @@ export async function buildStages(loaded: LoadedConfig, services: Services): Pro
   stages.push(createParseStage());
   // 4 limit: requests, tokens, concurrency, query budget. Before inspect, so that a
   //   flood is refused before detectors spend CPU on it.
-  stages.push(createLimitStage(loaded, services));
+  const limit = createLimitStage(loaded, services);
+  if (limit) stages.push(limit);
   // 5 inspect: detectors over texts, tensors and the query stream. Last before forward:
   //   it is the costliest check, so it runs only on requests every cheaper stage let through.
   const inspect = await createInspectStage(loaded, services);

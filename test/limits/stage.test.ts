@@ -47,7 +47,7 @@ async function rig(backend: Backend): Promise<Rig> {
   return {
     services,
     stage(yaml) {
-      const s = createLimitStage(loadYaml(HEAD + yaml), services);
+      const s = createLimitStage(loadYaml(HEAD + yaml), services)!;
       stages.push(s);
       return s;
     },
@@ -368,4 +368,12 @@ test('milli-unit counting: a factor scales the quota by floor(limit × factor)',
   assert.equal(eff(10, 0.5), 5);
   assert.equal(eff(100, 0.3), 30);
   assert.equal(eff(7, 1), 7);
+});
+
+test('without limits, or with mode off, there is no limit stage (it costs nothing)', () => {
+  const services: Services = { logger: silentLogger, observer: {}, state: new MemoryStore(), limiters: new LimiterRegistry() };
+  assert.equal(createLimitStage(loadYaml(HEAD + 'models: [{ name: m, upstream: llm }]'), services), undefined);
+  const off = `models: [{ name: m, upstream: llm, limits: { requests: { rate: 1/m } } }]\nlimits: { mode: off }`;
+  assert.equal(createLimitStage(loadYaml(HEAD + off), services), undefined);
+  assert.equal(services.limiters!.size, 0);
 });
