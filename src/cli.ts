@@ -18,8 +18,8 @@ const USAGE = `usage:
   palisade start [-c FILE]        run the gateway (default config/default.yaml)
   palisade validate -c FILE       check a config; exit 0, or print every problem and exit 1
   palisade detect --package DIR [--input FILE] [--trusted-key JWK]... [--allow-unsigned] [--threshold X]
-                                  score JSON lines {"text"} (stdin by default) with a detector package;
-                                  writes {"score","flagged"} per line, in order
+                                  score JSON lines {"text"} (text package) or {"tensor","shape"} (tensor
+                                  package) (stdin by default); writes {"score","flagged"} per line, in order
   palisade token keys [--out DIR] [--alg ES256|ES384|EdDSA] [--kid KID]
                                   write a new gateway key pair (private JWK, public JWKS)
   palisade token mint -c FILE --sub ID [--tenant T] [--scope S ...] [--role R ...]

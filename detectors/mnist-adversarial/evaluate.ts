@@ -5,6 +5,11 @@
  * measures the TypeScript model in training and the signed ONNX package in the gateway's
  * runtime.
  */
+import type { JWK } from 'jose';
+import { builtinFeaturizers } from '../../src/detect/featurizers/registry.js';
+import { loadPackage } from '../../src/detect/package.js';
+import { DetectorSessions } from '../../src/detect/sessions.js';
+import { trustedKeyFromJwk } from '../../src/detect/signing.js';
 import { auroc, tprAtFpr } from '../../src/ml/metrics.js';
 import type { EvaluationAttack } from './material.js';
 
@@ -124,4 +129,27 @@ export function tensorEvaluationMarkdown(e: TensorEvaluation): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * A scorer over a package folder, through the gateway's own runtime: the package is
+ * verified with `publicJwk` (signature, digest, featurizer) and scored by its ONNX
+ * session. `close` releases the session.
+ */
+export async function packageScorer(dir: string, publicJwk: JWK): Promise<{ score: BatchScorer; threshold: number; close(): Promise<void> }> {
+  const pkg = await loadPackage(dir, { trustedKeys: [await trustedKeyFromJwk(publicJwk)], featurizers: builtinFeaturizers() });
+  const sessions = new DetectorSessions();
+  const lease = await sessions.acquire(pkg, { maxSize: 64, maxWaitMs: 0 });
+  const width = (pkg.manifest.featurizer.params as { size: number }).size;
+  return {
+    threshold: pkg.manifest.threshold,
+    async score(x, n) {
+      const rows = Array.from({ length: n }, (_, i) => x.subarray(i * width, (i + 1) * width));
+      return Float32Array.from(await lease.engine.score(rows));
+    },
+    async close() {
+      lease.release();
+      await sessions.close();
+    },
+  };
 }
