@@ -9,10 +9,8 @@ import { MemoryStore } from '../../src/state/memory.js';
 import { streamSettingsSchema, type StreamSettings } from '../../src/detect/stream/config.js';
 import { QueryStreamDetector } from '../../src/detect/stream/stream-detector.js';
 import type { InferenceRequest } from '../../src/pipeline/types.js';
+import { STREAM_THRESHOLD } from '../../src/detect/detectors.js';
 import type { Stream } from './sequences.js';
-
-/** Flag threshold of the stream detector (its default). */
-export const STREAM_THRESHOLD = 0.5;
 
 /** How one stream went. */
 export interface StreamRun {

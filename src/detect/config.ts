@@ -55,7 +55,7 @@ const detectorSettingsObject = z.strictObject({
     .boolean()
     .default(false)
     .describe('Load the package even though it has no manifest.jws (logged as a warning). A signature that fails is refused regardless.'),
-  threshold: z.number().min(0).max(1).optional().describe('Score at or over which the detector fires (default: the manifest threshold).'),
+  threshold: z.number().min(0).max(1).optional().describe('Score at or over which the detector fires (default: the manifest threshold; 0.5 for a stream detector).'),
   action: z
     .enum(['block', 'flag', 'log'])
     .default('block')
