@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { Rng } from '../ml/rng.js';
-import type { trainMlp } from '../ml/train.js';
 
 /** Pixels per MNIST image (28 x 28). */
 export const MNIST_PIXELS = 784;
@@ -110,7 +109,7 @@ export function takeSubset(set: MnistSet, count: number, seed: number): MnistSet
 }
 
 /**
- * A training augmentation for {@link trainMlp}: moves each image by a random whole number
+ * A training augmentation for `trainMlp` (src/ml/train.ts): moves each image by a random whole number
  * of pixels, up to `maxShift` in each direction, filling with background (0). Small
  * translations are the cheapest way to make an MLP generalise on 8,000 digits.
  */
