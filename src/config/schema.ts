@@ -6,6 +6,7 @@
  * every field states its default.
  */
 import { z } from 'zod';
+import { crossCheckDefenses, defensesConfigSchema } from '../defend/config.js';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
@@ -150,6 +151,11 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  defense: z.string().optional().describe('Name of an entry of `defenses.policies`: the output defense of this model.'),
+  passRawWhenUndefended: z
+    .boolean()
+    .default(false)
+    .describe('Pass an upstream response that the protocol adapter cannot parse through unchanged instead of 502. Only for a model without an enforced defense.'),
 });
 
 const demo = z
@@ -168,6 +174,7 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    defenses: defensesConfigSchema.prefault({}),
   })
   .describe('palisade gateway configuration');
 
@@ -206,6 +213,7 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDefenses(input));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });

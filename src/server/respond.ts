@@ -140,6 +140,14 @@ export async function deliverJson(
     if (!isJsonContentType(up.headers['content-type'] as string | undefined)) throw new Error('not JSON');
     parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
   } catch (err) {
+    // Fail closed: output the gateway cannot read is not passed to the client unread,
+    // unless the operator said so for a model that has no defense to bypass.
+    if (ctx.model.config.passRawWhenUndefended) {
+      headers['content-length'] = buf.length;
+      res.writeHead(up.status, headers);
+      res.end(buf);
+      return { status: up.status };
+    }
     const e = err instanceof GatewayError ? err : new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE');
     sendError(res, ctx.id, e.code, e.message);
     return { status: e.status, code: e.code };
@@ -192,6 +200,10 @@ export async function deliverSse(
         try {
           parsed = adapter.parseEvent(JSON.parse(ev.data), ctx.request);
         } catch {
+          if (ctx.model.config.passRawWhenUndefended) {
+            out += formatSse(ev);
+            continue;
+          }
           if (out) res.write(out);
           return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
         }
