@@ -97,10 +97,12 @@ test('backpressure: a client that stops reading stops the upstream; closing it e
   // Wait until the upstream has stopped writing (its progress no longer moves).
   let last = -1;
   let still = 0;
-  let p = { written: 0, total: 0, closedEarly: false, done: false };
+  type Progress = { written: number; total: number; closedEarly: boolean; done: boolean };
+  const progress = async () => (await (await fetch(`${splitter.url}/__progress`)).json()) as Progress;
+  let p: Progress = { written: 0, total: 0, closedEarly: false, done: false };
   while (still < 5) {
     await sleep(100);
-    p = await (await fetch(`${splitter.url}/__progress`)).json();
+    p = await progress();
     still = p.written === last ? still + 1 : 0;
     last = p.written;
   }
@@ -110,7 +112,7 @@ test('backpressure: a client that stops reading stops the upstream; closing it e
   res.destroy();
   for (let i = 0; i < 100 && !p.closedEarly; i++) {
     await sleep(50);
-    p = await (await fetch(`${splitter.url}/__progress`)).json();
+    p = await progress();
   }
   assert.equal(p.closedEarly, true, 'the gateway closed the upstream stream when the client left');
 });
