@@ -88,6 +88,31 @@ export const ERRORS = {
     message: 'The client closed the request.',
     doc: 'Recorded (audit, metrics) when the client went away before the response ended; never sent.',
   },
+  PALISADE_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many requests; retry after the time in Retry-After.',
+    doc: 'A `requests` limit (rate, and burst when configured) of a limit rule is used up for this key. See docs/limits.md.',
+  },
+  PALISADE_TOKEN_BUDGET: {
+    status: 429,
+    message: 'The token budget is used up; retry after the time in Retry-After.',
+    doc: 'A `tokens` limit: the reservation (prompt estimate + max_tokens) does not fit what is left of the window, or a streamed response crossed the budget (ended with this code as a final SSE error event).',
+  },
+  PALISADE_CONCURRENCY: {
+    status: 429,
+    message: 'Too many requests in flight; retry when one has finished.',
+    doc: 'A `concurrency` limit: this key already has `max` requests in flight.',
+  },
+  PALISADE_QUERY_BUDGET: {
+    status: 429,
+    message: 'The daily query budget is used up; retry after the time in Retry-After.',
+    doc: 'A `queries` limit: the per-day budget (UTC day) of this key is used up. A defense against model extraction.',
+  },
+  PALISADE_STATE_UNAVAILABLE: {
+    status: 503,
+    message: 'The gateway cannot check limits right now; try again later.',
+    doc: 'Redis is unreachable and `state.onStoreFailure` is `deny`.',
+  },
   PALISADE_INPUT_REJECTED: {
     status: 403,
     message: 'The input was rejected by a detector.',

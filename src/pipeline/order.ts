@@ -6,6 +6,7 @@ import { createInspectStage } from '../detect/inspect-stage.js';
 import { Auth } from '../auth/auth.js';
 import { createAuthorizeStage } from '../auth/authorize-stage.js';
 import { createIdentifyStage } from '../auth/identify-stage.js';
+import { createLimitStage } from '../limits/stage.js';
 import { createParseStage } from '../protocols/parse-stage.js';
 import type { Services } from '../services.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -24,6 +25,8 @@ export async function buildStages(loaded: LoadedConfig, services: Services): Pro
   stages.push(createParseStage());
   // 4 limit: requests, tokens, concurrency, query budget. Before inspect, so that a
   //   flood is refused before detectors spend CPU on it.
+  const limit = createLimitStage(loaded, services);
+  if (limit) stages.push(limit);
   // 5 inspect: detectors over texts, tensors and the query stream. Last before forward:
   //   it is the costliest check, so it runs only on requests every cheaper stage let through.
   const inspect = await createInspectStage(loaded, services);

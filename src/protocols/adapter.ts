@@ -26,6 +26,11 @@ export interface ProtocolAdapter {
   parseEvent(data: unknown, req: InferenceRequest): InferenceResponse;
   /** Writes the (possibly changed) neutral view back into its body and serializes it. */
   serializeResponse(res: InferenceResponse): string;
+  /**
+   * Asks the upstream to report token usage in a streamed response (changes `req.body`).
+   * Absent when the protocol has no such option; token accounting then estimates.
+   */
+  requestStreamUsage?(req: InferenceRequest): void;
 }
 
 export function badRequest(message: string): GatewayError {

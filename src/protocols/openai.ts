@@ -58,6 +58,14 @@ export const openaiAdapter: ProtocolAdapter = {
   serializeResponse(res: InferenceResponse): string {
     return JSON.stringify(res.body);
   },
+
+  requestStreamUsage(req: InferenceRequest): void {
+    if (!req.params.stream || !isObject(req.body)) return;
+    const so = req.body.stream_options;
+    // A final chunk with `usage` (and `choices: []`), as OpenAI and vLLM send it.
+    if (isObject(so)) so.include_usage = true;
+    else req.body.stream_options = { include_usage: true };
+  },
 };
 
 function usageOf(body: Record<string, unknown>): TokenUsage | undefined {
