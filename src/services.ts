@@ -3,6 +3,8 @@
  * pools and stages, not these): the logger, the telemetry observer, the state store.
  */
 import type { StageObserver } from './pipeline/stage.js';
+import type { DetectorSessions } from './detect/sessions.js';
+import type { LimiterRegistry } from './limits/limiters.js';
 import type { StateStore } from './state/store.js';
 
 export interface Logger {
@@ -18,6 +20,17 @@ export interface Services {
   observer: StageObserver;
   /** Per-principal state: limits, risk, stream detectors, revocations. */
   state: StateStore;
+  /**
+   * Limit counters (rate-limiter-flexible) on the same backend as `state`, kept across
+   * reloads. Optional: the limit stage builds its own (not kept across reloads) without it.
+   */
+  limiters?: LimiterRegistry;
+  /**
+   * ONNX sessions of detector packages, reused across reloads while a package is
+   * unchanged. Optional so that code building Services for a test need not make one
+   * (the inspect stage then owns its sessions).
+   */
+  detectors?: DetectorSessions;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

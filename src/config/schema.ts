@@ -7,40 +7,15 @@
  */
 import { z } from 'zod';
 import { crossCheckDefenses, defensesConfigSchema } from '../defend/config.js';
-import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { duration, size } from './fields.js';
+import { parseListen } from './units.js';
+import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
+import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
+import { stateConfigSchema } from '../state/config.js';
 
-/** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
-export const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid duration "${v}" (expected e.g. 250ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-/** A size (`512kb`, `1mb`, or bytes), parsed to bytes at load. */
-export const size = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid size "${v}" (expected e.g. 64kb, 1mb)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
-/** A rate (`60/m`, `10/s`), parsed to `{ points, windowMs }` at load. */
-export const rate = () =>
-  z.string().transform((v, ctx) => {
-    const r = parseRate(v);
-    if (r === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid rate "${v}" (expected e.g. 60/m, 10/s, 100/30s)` });
-      return z.NEVER;
-    }
-    return r;
-  });
+/** The unit fields live in fields.ts (section schemas elsewhere import them from there). */
+export { duration, size, rate } from './fields.js';
 
 const listen = () =>
   z.string().transform((v, ctx) => {
@@ -156,6 +131,9 @@ const model = z.strictObject({
     .boolean()
     .default(false)
     .describe('Pass an upstream response that the protocol adapter cannot parse through unchanged instead of 502. Only for a model without an enforced defense.'),
+  detectors: modelDetectorsSchema,
+  criticality: criticalitySchema,
+  limits: modelLimitsSchema.optional(),
 });
 
 const demo = z
@@ -175,6 +153,10 @@ export const configSchema = z
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
     defenses: defensesConfigSchema.prefault({}),
+    detectors: detectorsConfigSchema.prefault({}),
+    auth: authConfigSchema.optional(),
+    state: stateConfigSchema,
+    limits: limitsConfigSchema,
   })
   .describe('palisade gateway configuration');
 
@@ -214,10 +196,13 @@ export function crossCheck(input: unknown): CrossProblem[] {
     }
   });
   out.push(...crossCheckDefenses(input));
+  out.push(...crossCheckDetectors(input));
+  out.push(...crossCheckLimits(input, new Set(seen.keys())));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 

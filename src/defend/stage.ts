@@ -41,13 +41,14 @@ interface Locals {
 }
 
 /**
- * Builds the defend stage for a config. The noise key is resolved here, once (from
- * `defenses.noiseKey`, else the state store, else generated and stored).
+ * Builds the defend stage for a config, or undefined when no model has a defense that is
+ * not `off`. The noise key is resolved here, once (from `defenses.noiseKey`, else the
+ * state store, else generated and stored).
  *
  * @example
  * const stage = await createDefendStage(loaded.config, services);
  */
-export async function createDefendStage(config: Config, services: Services): Promise<Stage> {
+export async function createDefendStage(config: Config, services: Services): Promise<Stage | undefined> {
   const byModel = new Map<string, ModelDefense>();
   for (const m of config.models) {
     if (m.defense === undefined) continue;
@@ -66,6 +67,8 @@ export async function createDefendStage(config: Config, services: Services): Pro
       },
     });
   }
+  // No stage without a defense to run (as for every unconfigured stage).
+  if (byModel.size === 0) return undefined;
   const needsKey = [...byModel.values()].some((d) => d.classifier?.policy.noise);
   const key = needsKey ? await resolveNoiseKey(config.defenses.noiseKey, services.state) : undefined;
 

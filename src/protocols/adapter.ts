@@ -33,6 +33,11 @@ export interface ProtocolAdapter {
    * Protocols without such parameters leave it out.
    */
   applyParams?(req: InferenceRequest, change: Partial<InferenceParams>): void;
+  /**
+   * Asks the upstream to report token usage in a streamed response (changes `req.body`).
+   * Absent when the protocol has no such option; token accounting then estimates.
+   */
+  requestStreamUsage?(req: InferenceRequest): void;
 }
 
 export function badRequest(message: string): GatewayError {

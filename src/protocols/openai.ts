@@ -92,6 +92,14 @@ export const openaiAdapter: ProtocolAdapter = {
       p.n = change.n;
     }
   },
+
+  requestStreamUsage(req: InferenceRequest): void {
+    if (!req.params.stream || !isObject(req.body)) return;
+    const so = req.body.stream_options;
+    // A final chunk with `usage` (and `choices: []`), as OpenAI and vLLM send it.
+    if (isObject(so)) so.include_usage = true;
+    else req.body.stream_options = { include_usage: true };
+  },
 };
 
 /** The logprobs wire format of each parsed response, for serializeResponse. */

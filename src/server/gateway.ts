@@ -10,10 +10,14 @@ import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
-import { MemoryStore } from '../state/memory.js';
+import { createLimiterRegistry } from '../limits/limiters.js';
+import { createStateStore, stateHealth } from '../state/create.js';
+import type { StateStore } from '../state/store.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
 import { handleRequest, type HandlerHost } from './handler.js';
@@ -51,9 +55,9 @@ export class Gateway implements HandlerHost {
   url = '';
   adminUrl = '';
 
-  private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
-    this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
+  private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig, logger: Logger, state: StateStore) {
+    this.logger = logger;
+    this.services = { logger, observer: {}, state, limiters: createLimiterRegistry(state), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -69,8 +73,16 @@ export class Gateway implements HandlerHost {
       const err = new Error(`invalid config ${opts.configFile}:\n${r.problems.map(formatProblem).join('\n')}`);
       throw Object.assign(err, { code: 'PALISADE_CONFIG_INVALID', problems: r.problems });
     }
-    const gw = new Gateway(opts, r.loaded);
-    await gw.listen();
+    const logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
+    // State outlives reloads: built once, from the config at start.
+    const state = await createStateStore(r.loaded.config.state, logger);
+    const gw = new Gateway(opts, r.loaded, logger, state);
+    try {
+      await gw.listen();
+    } catch (err) {
+      await state.close();
+      throw err;
+    }
     return gw;
   }
 
@@ -81,8 +93,10 @@ export class Gateway implements HandlerHost {
     this.runtime = await Runtime.build(loaded, this.services);
     const tls = readListenerTls(loaded);
     this.app = Fastify({
-      https: tls ?? null,
-      http: { maxHeaderSize: server.maxHeaderSize },
+      // Node checks header and request timeouts only every connectionsCheckingInterval
+      // (30 s by default): check every second so the configured bounds hold.
+      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
+      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,
@@ -109,6 +123,8 @@ export class Gateway implements HandlerHost {
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
+    registerAuthRoutes(this.app, this);
     this.app.route({
       method: [...METHODS],
       url: '/*',
@@ -127,12 +143,14 @@ export class Gateway implements HandlerHost {
     });
 
     this.admin = Fastify({ logger: false });
-    this.admin.get('/healthz', async () => ({ status: 'ok' }));
+    // `state.up` is 0 while a Redis-backed gateway runs on local state (the gauge to alert on).
+    this.admin.get('/healthz', async () => ({ status: 'ok', state: stateHealth(this.services.state) }));
     this.admin.get('/readyz', async (_req, reply) => {
       const r = await this.readiness.check(this.runtime, this.draining);
       reply.code(r.ready ? 200 : 503);
       return r;
     });
+    registerAdminAuthRoutes(this.admin, this);
 
     const l = this.opts.listen ?? server.listen;
     const a = this.opts.adminListen ?? server.admin.listen;
@@ -224,6 +242,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
     }
   }
@@ -243,6 +262,7 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
     if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
   }
+  if (JSON.stringify(a.config.state) !== JSON.stringify(b.config.state)) keys.push('state');
   if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');
   return keys;
 }

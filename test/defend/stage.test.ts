@@ -112,7 +112,7 @@ models:
   - { name: off, upstream: llm, defense: off }
   - { name: none, upstream: llm }
 `);
-  const stage = await createDefendStage(config, services());
+  const stage = (await createDefendStage(config, services()))!;
   assert.equal(stage.wantsResponse!(ctx(config, 'c', 'infer')), true);
   assert.equal(stage.wantsResponse!(ctx(config, 'c', 'metadata')), false);
   assert.equal(stage.wantsResponse!(ctx(config, 'keep', 'chat')), false);
@@ -133,7 +133,7 @@ models:
   - { name: per, upstream: kserve, defense: per }
   - { name: shared, upstream: kserve, defense: shared }
 `);
-  const stage = await createDefendStage(config, services());
+  const stage = (await createDefendStage(config, services()))!;
   const run = async (model: string, p?: Principal) => {
     const res = response();
     await stage.response!(ctx(config, model, 'infer', p), res);
@@ -157,7 +157,7 @@ defenses:
 models:
   - { name: round, upstream: llm, defense: round }
 `);
-  const stage = await createDefendStage(config, services());
+  const stage = (await createDefendStage(config, services()))!;
   const c = ctx(config, 'round', 'chat');
   let notes = 0;
   for (let i = 0; i < 3; i++) {
