@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { SseParser, formatSse } from '../../src/protocols/sse.js';
+
+test('events split anywhere, even inside UTF-8 and CRLF, come out whole', () => {
+  const stream = Buffer.from('data: {"a":"é"}\r\n\r\n: keep-alive\n\nevent: x\nid: 7\ndata: l1\ndata: l2\n\ndata: [DONE]\n\n');
+  for (let cut = 1; cut < stream.length; cut++) {
+    const p = new SseParser();
+    const evs = [...p.push(stream.subarray(0, cut)), ...p.push(stream.subarray(cut))];
+    assert.deepEqual(evs, [
+      { data: '{"a":"é"}' },
+      { comments: [' keep-alive'] },
+      { event: 'x', id: '7', data: 'l1\nl2' },
+      { data: '[DONE]' },
+    ], `cut at ${cut}`);
+  }
+});
+
+test('an event over the size bound throws instead of buffering without end', () => {
+  const p = new SseParser(100);
+  assert.throws(() => p.push(`data: ${'x'.repeat(200)}`), /larger than 100/);
+});
+
+test('format then parse is the identity on data (property)', () => {
+  fc.assert(
+    fc.property(fc.array(fc.string({ unit: 'grapheme' }).filter((s) => !/[\r]/.test(s)), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 50 }), (datas, chunk) => {
+      const text = datas.map((d) => formatSse({ data: d })).join('');
+      const p = new SseParser();
+      const buf = Buffer.from(text);
+      const evs = [];
+      for (let i = 0; i < buf.length; i += chunk) evs.push(...p.push(buf.subarray(i, i + chunk)));
+      assert.deepEqual(evs.map((e) => e.data), datas);
+    }),
+  );
+});
