@@ -6,40 +6,12 @@
  * every field states its default.
  */
 import { z } from 'zod';
-import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { duration, size } from './fields.js';
+import { parseListen } from './units.js';
+import { telemetryConfigSchema } from '../telemetry/config.js';
 
-/** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
-export const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid duration "${v}" (expected e.g. 250ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-/** A size (`512kb`, `1mb`, or bytes), parsed to bytes at load. */
-export const size = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid size "${v}" (expected e.g. 64kb, 1mb)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
-/** A rate (`60/m`, `10/s`), parsed to `{ points, windowMs }` at load. */
-export const rate = () =>
-  z.string().transform((v, ctx) => {
-    const r = parseRate(v);
-    if (r === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid rate "${v}" (expected e.g. 60/m, 10/s, 100/30s)` });
-      return z.NEVER;
-    }
-    return r;
-  });
+/** The unit fields live in fields.ts (section schemas elsewhere import them from there). */
+export { duration, size, rate } from './fields.js';
 
 const listen = () =>
   z.string().transform((v, ctx) => {
@@ -168,6 +140,7 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    telemetry: telemetryConfigSchema,
   })
   .describe('palisade gateway configuration');
 
