@@ -83,7 +83,7 @@ export class Telemetry implements StageObserver, GatewayEvents {
     const a = cfg.audit;
     if (a) auditDepth = () => audit?.depth ?? 0;
     const metrics = cfg.metrics.enabled ? new GatewayMetrics({ process: cfg.metrics.process, auditQueueDepth: auditDepth }) : undefined;
-    const tracing = new Tracing(cfg.tracing, {
+    const tracing = await Tracing.create(cfg.tracing, {
       version: opts.version,
       exporter: opts.spanExporter,
       onExport: (ok, n, err) => {

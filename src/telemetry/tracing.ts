@@ -8,59 +8,59 @@
  * Trace context: a client's W3C `traceparent` is continued only when the socket peer is
  * trusted (`tracing.trustTraceparentFrom`); the upstream always receives a `traceparent`,
  * the gateway's own (its upstream span), also when tracing is off.
+ *
+ * The SDK (otel-sdk.ts) is loaded only when tracing is on: importing it costs a few
+ * hundred milliseconds of start-up that a gateway without tracing should not pay.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  defaultTextMapGetter,
-  defaultTextMapSetter,
-  trace,
-  type Attributes,
-  type Context,
-  type Span,
-} from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { core, resources, tracing as sdk } from '@opentelemetry/sdk-node';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import type { tracing as sdk } from '@opentelemetry/sdk-node';
 import { TrustedProxies } from '../server/client-address.js';
 import type { TracingConfig } from './config.js';
+import type { OtelSdk } from './otel-sdk.js';
 
-/** What the exporter reports, for a metric. */
+/** What the exporter reports, for a metric or a log line. */
 export type ExportResultListener = (ok: boolean, spans: number, err?: Error) => void;
+
+export interface TracingOptions {
+  version?: string;
+  onExport?: ExportResultListener;
+  /** Replaces the OTLP exporter (tests). */
+  exporter?: sdk.SpanExporter;
+}
+
+// W3C Trace Context level 1: version-traceid-parentid-flags (version ff is invalid).
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** The trace id of a valid W3C traceparent, else undefined. */
+export function traceIdOf(tp: string): string | undefined {
+  const m = TRACEPARENT.exec(tp.trim());
+  if (!m || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined) || m[2] === ZERO_TRACE || m[3] === ZERO_SPAN) return undefined;
+  return m[2];
+}
 
 /** The tracer of one gateway. When tracing is off it still writes upstream trace context. */
 export class Tracing {
-  readonly enabled: boolean;
-  private readonly provider?: sdk.BasicTracerProvider;
-  private readonly tracer?: ReturnType<sdk.BasicTracerProvider['getTracer']>;
-  private readonly propagator = new core.W3CTraceContextPropagator();
   private readonly trusted: TrustedProxies;
 
-  /**
-   * @param exporter replaces the OTLP exporter (tests); by default OTLP/HTTP to `cfg.endpoint`.
-   */
-  constructor(cfg: TracingConfig, opts: { version?: string; onExport?: ExportResultListener; exporter?: sdk.SpanExporter } = {}) {
-    this.enabled = cfg.enabled;
+  private constructor(
+    cfg: TracingConfig,
+    private readonly sdk: OtelSdk | undefined,
+  ) {
     this.trusted = new TrustedProxies(cfg.trustTraceparentFrom);
-    if (!cfg.enabled) return;
-    const inner =
-      opts.exporter ??
-      new OTLPTraceExporter({ url: cfg.endpoint, headers: { ...cfg.headers }, timeoutMillis: cfg.exportTimeout });
-    const exporter = opts.onExport ? countingExporter(inner, opts.onExport) : inner;
-    this.provider = new sdk.BasicTracerProvider({
-      resource: resources.resourceFromAttributes({ 'service.name': cfg.serviceName, 'service.version': opts.version ?? '' }),
-      sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(cfg.samplingRatio) }),
-      spanProcessors: [
-        new sdk.BatchSpanProcessor(exporter, {
-          maxQueueSize: cfg.maxQueueSize,
-          maxExportBatchSize: Math.min(512, cfg.maxQueueSize),
-          exportTimeoutMillis: cfg.exportTimeout,
-        }),
-      ],
-    });
-    this.tracer = this.provider.getTracer('palisade', opts.version);
+  }
+
+  static async create(cfg: TracingConfig, opts: TracingOptions = {}): Promise<Tracing> {
+    if (!cfg.enabled) return new Tracing(cfg, undefined);
+    const { startOtelSdk } = await import('./otel-sdk.js');
+    return new Tracing(cfg, startOtelSdk(cfg, opts));
+  }
+
+  get enabled(): boolean {
+    return this.sdk !== undefined;
   }
 
   /** Whether `peer` (the socket address) may set the trace parent. */
@@ -70,13 +70,13 @@ export class Tracing {
 
   /** The parent context from a trusted client's headers, else the root. */
   parentFrom(headers: IncomingHttpHeaders, peer: string): Context {
-    if (!headers.traceparent || !this.trusts(peer)) return ROOT_CONTEXT;
-    return this.propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
+    if (!this.sdk || !headers.traceparent || !this.trusts(peer)) return ROOT_CONTEXT;
+    return this.sdk.extract(headers);
   }
 
   /** Starts a span (undefined when tracing is off). `start` is a performance.now() time or omitted. */
   start(name: string, kind: SpanKind, parent: Context, attributes: Attributes, start?: number): Span | undefined {
-    return this.tracer?.startSpan(name, { kind, attributes, startTime: start }, parent);
+    return this.sdk?.tracer.startSpan(name, { kind, attributes, startTime: start }, parent);
   }
 
   /**
@@ -88,16 +88,19 @@ export class Tracing {
     delete headers.traceparent;
     delete headers.tracestate;
     if (span) {
-      this.propagator.inject(trace.setSpan(ROOT_CONTEXT, span), headers, defaultTextMapSetter);
-      return span.spanContext().traceId;
+      const sc = span.spanContext();
+      headers.traceparent = `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & 1}`;
+      const ts = sc.traceState?.serialize();
+      if (ts) headers.tracestate = ts;
+      return sc.traceId;
     }
     const tp = incoming.traceparent;
     if (typeof tp === 'string' && this.trusts(peer)) {
-      const parsed = core.parseTraceParent(tp);
-      if (parsed) {
+      const traceId = traceIdOf(tp);
+      if (traceId) {
         headers.traceparent = tp;
         if (typeof incoming.tracestate === 'string') headers.tracestate = incoming.tracestate;
-        return parsed.traceId;
+        return traceId;
       }
     }
     // Tracing off and nothing trusted to continue: a new, unsampled trace, so that the
@@ -109,12 +112,12 @@ export class Tracing {
 
   /** Exports what is buffered. */
   async flush(): Promise<void> {
-    await this.provider?.forceFlush();
+    await this.sdk?.flush();
   }
 
   /** Flushes and stops the exporter. */
   async close(): Promise<void> {
-    await this.provider?.shutdown();
+    await this.sdk?.close();
   }
 }
 
@@ -123,22 +126,6 @@ export function failSpan(span: Span, errorType: string, err?: unknown): void {
   span.setAttribute('error.type', errorType);
   if (err instanceof Error) span.recordException(err);
   span.setStatus({ code: SpanStatusCode.ERROR, message: errorType });
-}
-
-function countingExporter(inner: sdk.SpanExporter, onExport: ExportResultListener): sdk.SpanExporter {
-  return {
-    export(spans, done) {
-      inner.export(spans, (r) => {
-        try {
-          onExport(r.code === core.ExportResultCode.SUCCESS, spans.length, r.error);
-        } finally {
-          done(r);
-        }
-      });
-    },
-    shutdown: () => inner.shutdown(),
-    forceFlush: () => inner.forceFlush?.() ?? Promise.resolve(),
-  };
 }
 
 export { SpanKind };
