@@ -58,6 +58,7 @@ export class GatewayMetrics {
   readonly auditDropped: Counter;
   readonly auditWriteErrors: Counter;
   readonly auditCheckpointSeq: Gauge;
+  private readonly traceSpans: Counter;
 
   private readonly requestChildren: Cache4<RequestChildren>;
   private readonly stageChildren: Cache2<HChild>;
@@ -148,6 +149,7 @@ export class GatewayMetrics {
       'palisade_audit_checkpoint_seq',
       'Sequence number of the last signed checkpoint: an external anchor for `palisade audit verify --expect-seq`.',
     );
+    this.traceSpans = counter('palisade_trace_spans_exported_total', 'Spans sent to the OTLP endpoint, by result (success or failure).', ['result']);
     if (opts.auditQueueDepth) {
       const depth = opts.auditQueueDepth;
       new Gauge({
@@ -241,6 +243,10 @@ export class GatewayMetrics {
   reload(ok: boolean): void {
     this.reloads.labels(ok ? 'success' : 'failure').inc();
     if (ok) this.lastReload.setToCurrentTime();
+  }
+
+  traceExport(ok: boolean, spans: number): void {
+    this.traceSpans.labels(ok ? 'success' : 'failure').inc(spans);
   }
 
   setStateFallback(active: boolean): void {

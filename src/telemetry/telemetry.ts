@@ -87,6 +87,7 @@ export class Telemetry implements StageObserver, GatewayEvents {
       version: opts.version,
       exporter: opts.spanExporter,
       onExport: (ok, n, err) => {
+        metrics?.traceExport(ok, n);
         if (!ok) opts.logger.warn({ err, spans: n }, 'trace export failed');
       },
     });

@@ -78,6 +78,8 @@ describe('OTLP/HTTP export and W3C trace context', () => {
       assert.equal(client.attributes['palisade.upstream'], 'llm');
       assert.equal(server.resource['service.name'], 'palisade');
       assert.ok(otlp.exports.every((e) => e.headers['x-collector-token'] === 't0ken'), 'configured export headers are sent');
+      const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+      assert.match(metrics, /palisade_trace_spans_exported_total\{result="success"\} [1-9]/);
     } finally {
       await gw.stop();
     }
