@@ -2,6 +2,7 @@
  * `palisade`: the command line. Thin: it parses arguments and calls library functions
  * that the tests call too.
  */
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem, loadConfigFile } from './config/load.js';
@@ -70,12 +71,19 @@ export async function audit(args: string[]): Promise<number> {
     return 0;
   }
   if (sub !== 'verify') throw new UsageError('audit verify|keygen');
-  const { values, positionals } = parseArgs({
-    args: rest,
-    options: { key: { type: 'string', short: 'k' }, 'expect-seq': { type: 'string' }, json: { type: 'boolean' } },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { key: { type: 'string', short: 'k' }, 'expect-seq': { type: 'string' }, json: { type: 'boolean' } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
   if (positionals.length === 0) throw new UsageError('audit verify needs at least one FILE');
+  for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
   const expect = values['expect-seq'];
   if (expect !== undefined && !/^\d+$/.test(expect)) throw new UsageError('--expect-seq takes a sequence number');
   const verdict = await verifyAuditFiles(positionals, {

@@ -5,9 +5,10 @@
  * config and the code, codes from the error registry, and every label goes through a
  * cap. Never a principal, a token or a prompt. docs/telemetry.md lists the same set.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitState } from '../proxy/circuit-breaker.js';
 import { ERRORS } from '../pipeline/errors.js';
+import { CounterChild, FastCounter, FastHistogram, HistogramChild } from './fast-metrics.js';
 import { BoundedLabel, Cache2, Cache4 } from './labels.js';
 
 const S_REQUEST = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -20,11 +21,24 @@ const GENAI_TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 
 
 const BREAKER_STATES: readonly CircuitState[] = ['closed', 'half-open', 'open'];
 
-type HChild = Histogram.Internal<string>;
-type CChild = Counter.Internal;
+type HChild = HistogramChild;
+type CChild = CounterChild;
 
 interface RequestChildren {
   count: CChild;
+  duration: HChild;
+}
+
+interface GenaiChildren {
+  duration: Map<string, HChild>;
+  input: HChild;
+  output: HChild;
+  ttft: HChild;
+}
+
+interface DetectorChildren {
+  verdicts: Map<string, CChild>;
+  score: HChild;
   duration: HChild;
 }
 
@@ -32,25 +46,25 @@ interface RequestChildren {
 export class GatewayMetrics {
   readonly registry = new Registry();
 
-  private readonly requests: Counter;
-  private readonly requestDuration: Histogram;
-  private readonly inflight: Gauge;
-  private readonly stageDuration: Histogram;
-  private readonly stageErrors: Counter;
-  private readonly genaiTokens: Histogram;
-  private readonly genaiDuration: Histogram;
-  private readonly genaiTtft: Histogram;
-  private readonly upstreamDuration: Histogram;
+  private readonly requests: FastCounter;
+  private readonly requestDuration: FastHistogram;
+  private inflightCount = 0;
+  private readonly stageDuration: FastHistogram;
+  private readonly stageErrors: FastCounter;
+  private readonly genaiTokens: FastHistogram;
+  private readonly genaiDuration: FastHistogram;
+  private readonly genaiTtft: FastHistogram;
+  private readonly upstreamDuration: FastHistogram;
   private readonly upstreamErrors: Counter;
   private readonly breakerState: Gauge;
   private readonly breakerTransitions: Counter;
-  private readonly detectorScore: Histogram;
-  private readonly detectorDuration: Histogram;
-  private readonly detectorVerdicts: Counter;
-  private readonly blocks: Counter;
-  private readonly rateLimitRefusals: Counter;
-  private readonly authFailures: Counter;
-  private readonly tokens: Counter;
+  private readonly detectorScore: FastHistogram;
+  private readonly detectorDuration: FastHistogram;
+  private readonly detectorVerdicts: FastCounter;
+  private readonly blocks: FastCounter;
+  private readonly rateLimitRefusals: FastCounter;
+  private readonly authFailures: FastCounter;
+  private readonly tokens: FastCounter;
   private readonly reloads: Counter;
   private readonly lastReload: Gauge;
   private readonly stateFallback: Gauge;
@@ -64,6 +78,12 @@ export class GatewayMetrics {
   private readonly stageChildren: Cache2<HChild>;
   private readonly stageErrorChildren: Cache2<CChild>;
   private readonly upstreamChildren: Cache2<HChild>;
+  private readonly genaiChildren: Cache2<GenaiChildren>;
+  private readonly tokenChildren = new Map<string, [CChild, CChild]>();
+  private readonly detectorChildren = new Map<string, DetectorChildren>();
+  private readonly blockChildren: Cache2<CChild>;
+  private readonly authChildren = new Map<string, CChild>();
+  private readonly refusalChildren = new Map<string, CChild>();
   private readonly models = new BoundedLabel();
   private readonly names = new BoundedLabel();
   private readonly kinds = new BoundedLabel(50);
@@ -72,25 +92,35 @@ export class GatewayMetrics {
     const registers = [this.registry];
     const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
     const gauge = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers });
+    // The per-request metrics: children with no per-call label hashing (fast-metrics.ts).
+    const fastCounter = (name: string, help: string, labelNames: string[]) => new FastCounter({ name, help, labelNames, registers });
     const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) =>
-      new Histogram({ name, help, labelNames, buckets, registers });
+      new FastHistogram({ name, help, labelNames, buckets, registers });
 
     const R = ['model', 'route', 'status', 'decision'];
-    this.requests = counter('palisade_requests_total', 'Requests answered, by model, route (operation), status and decision.', R);
+    this.requests = fastCounter('palisade_requests_total', 'Requests answered, by model, route (operation), status and decision.', R);
     this.requestDuration = histogram(
       'palisade_request_duration_seconds',
       'Time from arrival to the end of the response, by model, route, status and decision.',
       R,
       S_REQUEST,
     );
-    this.inflight = gauge('palisade_requests_in_flight', 'Requests between their first stage and their end.');
+    const metrics = this;
+    new Gauge({
+      name: 'palisade_requests_in_flight',
+      help: 'Requests between their first stage and their end.',
+      registers,
+      collect() {
+        this.set(metrics.inflightCount);
+      },
+    });
     this.stageDuration = histogram(
       'palisade_stage_duration_seconds',
       'Time spent in one call of a pipeline stage (the overhead it adds), by stage and side (request or response).',
       ['stage', 'side'],
       S_STAGE,
     );
-    this.stageErrors = counter('palisade_stage_errors_total', 'Stage calls that threw (each denied with PALISADE_INTERNAL).', ['stage', 'side']);
+    this.stageErrors = fastCounter('palisade_stage_errors_total', 'Stage calls that threw (each denied with PALISADE_INTERNAL).', ['stage', 'side']);
     const G = ['gen_ai_operation_name', 'gen_ai_request_model'];
     this.genaiTokens = histogram(
       'gen_ai_client_token_usage',
@@ -131,11 +161,11 @@ export class GatewayMetrics {
     ]);
     this.detectorScore = histogram('palisade_detector_score', 'Scores given by each detector (0..1).', ['detector'], SCORE);
     this.detectorDuration = histogram('palisade_detector_duration_seconds', 'Time each detector took on a request.', ['detector'], S_STAGE);
-    this.detectorVerdicts = counter('palisade_detector_verdicts_total', 'Detector verdicts (pass, flag, block), by detector.', ['detector', 'verdict']);
-    this.blocks = counter('palisade_blocks_total', 'Requests denied by a stage, by reason code and stage.', ['code', 'stage']);
-    this.rateLimitRefusals = counter('palisade_rate_limit_refusals_total', 'Requests refused by a limit, by limit kind.', ['kind']);
-    this.authFailures = counter('palisade_auth_failures_total', 'Authentication and authorization failures, by code.', ['code']);
-    this.tokens = counter('palisade_tokens_total', 'Tokens reported by upstreams, by model and type (input or output).', ['model', 'type']);
+    this.detectorVerdicts = fastCounter('palisade_detector_verdicts_total', 'Detector verdicts (pass, flag, block), by detector.', ['detector', 'verdict']);
+    this.blocks = fastCounter('palisade_blocks_total', 'Requests denied by a stage, by reason code and stage.', ['code', 'stage']);
+    this.rateLimitRefusals = fastCounter('palisade_rate_limit_refusals_total', 'Requests refused by a limit, by limit kind.', ['kind']);
+    this.authFailures = fastCounter('palisade_auth_failures_total', 'Authentication and authorization failures, by code.', ['code']);
+    this.tokens = fastCounter('palisade_tokens_total', 'Tokens reported by upstreams, by model and type (input or output).', ['model', 'type']);
     this.reloads = counter('palisade_config_reloads_total', 'Config reloads, by result (success or failure).', ['result']);
     this.lastReload = gauge('palisade_config_last_reload_success_timestamp_seconds', 'When the serving config was last loaded successfully.');
     this.stateFallback = gauge(
@@ -172,6 +202,17 @@ export class GatewayMetrics {
     this.stageChildren = new Cache2((st, side) => this.stageDuration.labels(this.names.value(String(st)), String(side)));
     this.stageErrorChildren = new Cache2((st, side) => this.stageErrors.labels(this.names.value(String(st)), String(side)));
     this.upstreamChildren = new Cache2((u, s) => this.upstreamDuration.labels(String(u), String(s)));
+    this.genaiChildren = new Cache2((op, model) => {
+      const o = String(op);
+      const m = String(model);
+      return {
+        duration: new Map(),
+        input: this.genaiTokens.labels(o, m, 'input'),
+        output: this.genaiTokens.labels(o, m, 'output'),
+        ttft: this.genaiTtft.labels(o, m),
+      };
+    });
+    this.blockChildren = new Cache2((code, stage) => this.blocks.labels(String(code), String(stage)));
   }
 
   stage(stage: string, side: 'request' | 'response', seconds: number, threw: boolean): void {
@@ -186,21 +227,27 @@ export class GatewayMetrics {
   }
 
   inflightDelta(d: 1 | -1): void {
-    this.inflight.inc(d);
+    this.inflightCount += d;
   }
 
   genai(operation: string, model: string, seconds: number, errorType: string, input?: number, output?: number, ttftSeconds?: number): void {
     const m = this.models.value(model);
-    this.genaiDuration.labels(operation, m, errorType).observe(seconds);
-    if (input !== undefined) this.genaiTokens.labels(operation, m, 'input').observe(input);
-    if (output !== undefined) this.genaiTokens.labels(operation, m, 'output').observe(output);
-    if (ttftSeconds !== undefined) this.genaiTtft.labels(operation, m).observe(ttftSeconds);
+    const c = this.genaiChildren.get(operation, m);
+    const e = registeredOrEmpty(errorType);
+    let d = c.duration.get(e);
+    if (!d) c.duration.set(e, (d = this.genaiDuration.labels(operation, m, e)));
+    d.observe(seconds);
+    if (input !== undefined) c.input.observe(input);
+    if (output !== undefined) c.output.observe(output);
+    if (ttftSeconds !== undefined) c.ttft.observe(ttftSeconds);
   }
 
   tokensUsed(model: string, input?: number, output?: number): void {
     const m = this.models.value(model);
-    if (input) this.tokens.labels(m, 'input').inc(input);
-    if (output) this.tokens.labels(m, 'output').inc(output);
+    let c = this.tokenChildren.get(m);
+    if (!c) this.tokenChildren.set(m, (c = [this.tokens.labels(m, 'input'), this.tokens.labels(m, 'output')]));
+    if (input) c[0].inc(input);
+    if (output) c[1].inc(output);
   }
 
   upstream(upstream: string, status: number | 'error', seconds: number): void {
@@ -222,22 +269,36 @@ export class GatewayMetrics {
   }
 
   detector(name: string, verdict: string, score?: number, latencyMs?: number): void {
+    // Caches are keyed by the bounded value, so they are bounded too.
     const d = this.names.value(name);
-    this.detectorVerdicts.labels(d, verdict).inc();
-    if (score !== undefined) this.detectorScore.labels(d).observe(score);
-    if (latencyMs !== undefined) this.detectorDuration.labels(d).observe(latencyMs / 1000);
+    let c = this.detectorChildren.get(d);
+    if (!c) {
+      c = { verdicts: new Map(), score: this.detectorScore.labels(d), duration: this.detectorDuration.labels(d) };
+      this.detectorChildren.set(d, c);
+    }
+    let v = c.verdicts.get(verdict);
+    if (!v) c.verdicts.set(verdict, (v = this.detectorVerdicts.labels(d, verdict)));
+    v.inc();
+    if (score !== undefined) c.score.observe(score);
+    if (latencyMs !== undefined) c.duration.observe(latencyMs / 1000);
   }
 
   block(code: string, stage: string): void {
-    this.blocks.labels(registeredCode(code), this.names.value(stage)).inc();
+    this.blockChildren.get(registeredCode(code), this.names.value(stage)).inc();
   }
 
   rateLimited(kind: string): void {
-    this.rateLimitRefusals.labels(this.kinds.value(kind)).inc();
+    const k = this.kinds.value(kind);
+    let c = this.refusalChildren.get(k);
+    if (!c) this.refusalChildren.set(k, (c = this.rateLimitRefusals.labels(k)));
+    c.inc();
   }
 
   authFailure(code: string): void {
-    this.authFailures.labels(registeredCode(code)).inc();
+    const k = registeredCode(code);
+    let c = this.authChildren.get(k);
+    if (!c) this.authChildren.set(k, (c = this.authFailures.labels(k)));
+    c.inc();
   }
 
   reload(ok: boolean): void {
@@ -257,6 +318,11 @@ export class GatewayMetrics {
   async expose(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
+}
+
+/** `error_type`: empty for success, a registered code, an HTTP status, else `other`. */
+function registeredOrEmpty(t: string): string {
+  return t === '' || /^\d{3}$/.test(t) ? t : registeredCode(t);
 }
 
 /** A code from the error registry, else `other` (a code is a label: it must be bounded). */

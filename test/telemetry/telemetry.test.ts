@@ -171,6 +171,26 @@ describe('Telemetry as the pipeline observer', () => {
     assert.equal(spans.find((s) => s.name === 'POST'), undefined, 'no upstream call');
   });
 
+  test('a response stage over an SSE stream: one span over all its calls, a histogram sample per call', async () => {
+    exporter.reset();
+    const p = new Pipeline([...stages, { name: 'defend', response: () => undefined }], telemetry);
+    const ctx = context();
+    await p.runRequest(ctx);
+    p.upstreamStart(ctx, {});
+    p.upstreamEnd(ctx, 200);
+    for (let i = 0; i < 3; i++) await p.runResponse(ctx, {} as never);
+    p.done(ctx, { status: 200, upstreamStatus: 200, durationMs: 5 });
+    await telemetry.flush();
+    const spans = exporter.getFinishedSpans();
+    const defend = spans.filter((s) => s.name === 'defend');
+    assert.equal(defend.length, 1);
+    assert.equal(defend[0].attributes['palisade.stage.side'], 'response');
+    assert.equal(defend[0].attributes['palisade.stage.calls'], 3);
+    assert.equal(defend[0].parentSpanContext?.spanId, spans.find((s) => s.kind === 1)!.spanContext().spanId);
+    const m = parseMetrics((await telemetry.exposeMetrics())!.body);
+    assert.equal(sample(m, 'palisade_stage_duration_seconds_count', { stage: 'defend', side: 'response' }), 3);
+  });
+
   test('a trusted client traceparent is continued', async () => {
     exporter.reset();
     const parent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
