@@ -4,6 +4,7 @@
  */
 import type { StageObserver } from './pipeline/stage.js';
 import type { UpstreamEvents } from './proxy/upstream.js';
+import type { DetectorSessions } from './detect/sessions.js';
 import type { StateStore } from './state/store.js';
 
 export interface Logger {
@@ -21,6 +22,12 @@ export interface Services {
   state: StateStore;
   /** Events of long-lived parts (circuit breakers, reloads, the state store) that telemetry counts. */
   events?: GatewayEvents;
+  /**
+   * ONNX sessions of detector packages, reused across reloads while a package is
+   * unchanged. Optional so that code building Services for a test need not make one
+   * (the inspect stage then owns its sessions).
+   */
+  detectors?: DetectorSessions;
 }
 
 /** Events that are not about one request. Every hook is optional; none may throw. */

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { duration, size } from './fields.js';
 import { parseListen } from './units.js';
 import { telemetryConfigSchema } from '../telemetry/config.js';
+import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 
 /** The unit fields live in fields.ts (section schemas elsewhere import them from there). */
 export { duration, size, rate } from './fields.js';
@@ -122,6 +124,8 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  detectors: modelDetectorsSchema,
+  criticality: criticalitySchema,
 });
 
 const demo = z
@@ -140,6 +144,8 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    detectors: detectorsConfigSchema.prefault({}),
+    auth: authConfigSchema.optional(),
     telemetry: telemetryConfigSchema,
   })
   .describe('palisade gateway configuration');
@@ -179,10 +185,12 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDetectors(input));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 

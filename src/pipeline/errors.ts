@@ -29,6 +29,21 @@ export const ERRORS = {
     message: 'The request content type is not supported.',
     doc: 'Inference routes accept application/json only (no compressed bodies).',
   },
+  PALISADE_UNAUTHENTICATED: {
+    status: 401,
+    message: 'Authentication is required, or the credential is not valid.',
+    doc: 'No credential where policy needs one, or a JWT / API key that failed a check (signature, alg, kid, iss, aud, exp, nbf, size, revocation, certificate binding). The reason is in the audit record only.',
+  },
+  PALISADE_FORBIDDEN: {
+    status: 403,
+    message: 'The caller may not use this model.',
+    doc: "The policy of the model's criticality refuses this principal (scope, tenant, role, acr, auth_time age, sender-constrained token, model binding). The reason is in the audit record.",
+  },
+  PALISADE_RISK_TOO_HIGH: {
+    status: 403,
+    message: 'Access is refused for now because of recent activity; try again later.',
+    doc: "The caller's risk score (decaying, raised by auth failures, detector flags, rate-limit hits) is above the maxRisk of the model's criticality, or at tokenExchange.refuseAtRisk.",
+  },
   PALISADE_UNKNOWN_MODEL: { status: 404, message: 'The model does not exist.', doc: 'No entry of `models` has this name.' },
   PALISADE_NOT_FOUND: { status: 404, message: 'No route matches this path.', doc: 'The path is not an inference route of any configured protocol.' },
   PALISADE_METHOD_NOT_ALLOWED: { status: 405, message: 'The method is not allowed on this route.', doc: 'E.g. GET on /v1/chat/completions.' },
@@ -72,6 +87,16 @@ export const ERRORS = {
     status: 499,
     message: 'The client closed the request.',
     doc: 'Recorded (audit, metrics) when the client went away before the response ended; never sent.',
+  },
+  PALISADE_INPUT_REJECTED: {
+    status: 403,
+    message: 'The input was rejected by a detector.',
+    doc: 'A detector in enforce mode with action block scored the input at or over its threshold. The message names the detector, never the score (the audit record has it).',
+  },
+  PALISADE_DETECTOR_UNAVAILABLE: {
+    status: 503,
+    message: 'A detector could not inspect the input; try again later.',
+    doc: 'A detector failed or exceeded its latency budget and is not failOpen (fail closed). The log line with the request id has the cause.',
   },
   PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent while draining on SIGTERM.' },
   PALISADE_INTERNAL: {

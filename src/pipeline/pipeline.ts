@@ -3,9 +3,10 @@
  * reverse, turns a throwing stage into an internal-error denial, times and observes
  * every call, and calls every entered stage's `done` hook exactly once.
  */
+import type { ModelRuntime } from '../runtime.js';
 import type { RequestContext } from './context.js';
 import type { RejectedRequest, Stage, StageObserver } from './stage.js';
-import type { Decision, InferenceResponse, Outcome } from './types.js';
+import type { Decision, HttpInfo, InferenceResponse, Outcome } from './types.js';
 
 export type Denial = Extract<Decision, { allow: false }> & { stage: string };
 
@@ -17,6 +18,7 @@ export class Pipeline {
   private readonly requestStages: readonly Stage[];
   private readonly responseStages: readonly Stage[];
   private readonly wanting: readonly Stage[];
+  private readonly filtering: readonly Stage[];
 
   constructor(
     stages: Stage[],
@@ -32,6 +34,14 @@ export class Pipeline {
     this.requestStages = this.stages.filter((s) => s.request);
     this.responseStages = this.stages.filter((s) => s.response).reverse();
     this.wanting = this.stages.filter((s) => s.wantsResponse);
+    this.filtering = this.stages.filter((s) => s.visibleModels);
+  }
+
+  /** The models a caller may see (GET /v1/models): every stage with a visibleModels hook narrows the list. */
+  async visibleModels(http: HttpInfo, models: readonly ModelRuntime[]): Promise<readonly ModelRuntime[]> {
+    let out = models;
+    for (const s of this.filtering) out = await s.visibleModels!(http, out);
+    return out;
   }
 
   /** Runs the request side. Returns the first denial, or undefined when every stage allowed. */

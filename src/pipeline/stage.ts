@@ -3,8 +3,9 @@
  * inspect, defend, account. It returns decisions; it never writes an HTTP reply and
  * never writes telemetry (the runner observes it).
  */
+import type { ModelRuntime } from '../runtime.js';
 import type { RequestContext } from './context.js';
-import type { Decision, InferenceResponse, Outcome } from './types.js';
+import type { Decision, HttpInfo, InferenceResponse, Outcome } from './types.js';
 
 export interface Stage {
   readonly name: string;
@@ -23,6 +24,12 @@ export interface Stage {
   response?(ctx: RequestContext, res: InferenceResponse): Decision | void | Promise<Decision | void>;
   /** Always called once the request is over, in reverse order, for every stage whose request hook ran. */
   done?(ctx: RequestContext, outcome: Outcome): void;
+  /**
+   * Model discovery (GET /v1/models, GET /v1/models/{name}), which the gateway answers
+   * without running the pipeline: the subset of `models` this caller may call now. It may
+   * throw a GatewayError (a 401 for a bad credential).
+   */
+  visibleModels?(http: HttpInfo, models: readonly ModelRuntime[]): Promise<readonly ModelRuntime[]>;
   /** Releases what the stage holds (sessions, timers) when its runtime is retired. */
   close?(): Promise<void> | void;
 }

@@ -20,6 +20,8 @@ export interface Principal {
   issuer?: string;
   /** Token id, when the credential is a JWT. */
   jti?: string;
+  /** Models the credential is bound to (an exchanged token names its model); undefined: any model. */
+  models?: string[];
 }
 
 export interface InferenceText {

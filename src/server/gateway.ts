@@ -10,7 +10,9 @@ import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
 import { formatProblem, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
 import { MemoryStore } from '../state/memory.js';
@@ -56,7 +58,7 @@ export class Gateway implements HandlerHost {
 
   private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
     this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
+    this.services = { logger: this.logger, observer: {}, state: new MemoryStore(), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -102,8 +104,10 @@ export class Gateway implements HandlerHost {
     this.telemetry.activeUpstreams(this.runtime.upstreams);
     const tls = readListenerTls(loaded);
     this.app = Fastify({
-      https: tls ?? null,
-      http: { maxHeaderSize: server.maxHeaderSize },
+      // Node checks header and request timeouts only every connectionsCheckingInterval
+      // (30 s by default): check every second so the configured bounds hold.
+      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
+      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,
@@ -130,6 +134,8 @@ export class Gateway implements HandlerHost {
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
+    registerAuthRoutes(this.app, this);
     this.app.route({
       method: [...METHODS],
       url: '/*',
@@ -159,6 +165,7 @@ export class Gateway implements HandlerHost {
       if (!m) return reply.code(404).send({ error: { code: 'PALISADE_NOT_FOUND', message: 'Metrics are off (telemetry.metrics.enabled).' } });
       return reply.type(m.contentType).send(m.body);
     });
+    registerAdminAuthRoutes(this.admin, this);
 
     const l = this.opts.listen ?? server.listen;
     const a = this.opts.adminListen ?? server.admin.listen;
@@ -259,6 +266,7 @@ export class Gateway implements HandlerHost {
       await this.admin.close();
       await this.reloadChain;
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
       await this.telemetry.close();
     }

@@ -45,7 +45,7 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
   };
   res.once('close', onClose);
   try {
-    const resolved = await resolve(rt, req);
+    const resolved = await resolve(rt, req, () => httpInfo(host, req));
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
@@ -122,7 +122,7 @@ type Resolved =
   | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer };
 
 /** Route, model and body: everything known before the first stage. Throws GatewayError. */
-async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
+async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo): Promise<Resolved> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -147,7 +147,7 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
   }
 
   const pm = m.match;
-  if (pm.operation === 'list-models') return { answer: rt.listModels() };
+  if (pm.operation === 'list-models') return { answer: await rt.listModels(http()) };
 
   let model: ModelRuntime | undefined;
   if (pm.modelFromPath !== undefined) {
@@ -156,7 +156,10 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
     if (!model || (pm.protocol === 'openai-or-tfserving' ? protocol !== 'openai' && protocol !== 'tfserving' : protocol !== pm.protocol)) {
       throw new GatewayError('PALISADE_UNKNOWN_MODEL');
     }
-    if (protocol === 'openai') return { answer: rt.describeModel(model) };
+    if (protocol === 'openai') {
+      if (!(await rt.isVisible(http(), model))) throw new GatewayError('PALISADE_UNKNOWN_MODEL');
+      return { answer: rt.describeModel(model) };
+    }
   }
 
   let body: unknown;
@@ -229,6 +232,14 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
   }
   pipeline.upstreamEnd(ctx, up.status);
   const p = pipeline;
+  const declared = Number(up.headers['content-length'] ?? 0);
+  if (declared > upstream.config.maxResponseSize) {
+    // Known too large before a byte is relayed: refuse cleanly rather than cut later.
+    up.body.destroy();
+    const e = new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
+    sendError(res, ctx.id, e.code);
+    return { status: e.status, code: e.code, upstreamStatus: up.status };
+  }
   let d: Delivery;
   if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id);
   else {
@@ -240,7 +251,8 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
   return d;
 }
 
-function httpInfo(host: HandlerHost, req: IncomingMessage): HttpInfo {
+/** What stages know of the HTTP request (also used by the gateway-answered auth routes). */
+export function httpInfo(host: Pick<HandlerHost, 'trustedProxies'>, req: IncomingMessage): HttpInfo {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const peer = req.socket.remoteAddress ?? '';

@@ -56,7 +56,7 @@ const stages: Stage[] = [
   {
     name: 'identify',
     request(ctx): Decision {
-      if (ctx.http.headers['x-test'] === 'no-auth') return deny('PALISADE_UNAUTHENTICATED');
+      if (ctx.http.headers['x-test'] === 'no-auth') return deny('PALISADE_TEST_NOT_REGISTERED');
       ctx.principal = { id: SECRET_PRINCIPAL, tenant: 'acme', scopes: [], roles: [], via: 'api-key' };
       return ALLOW;
     },
@@ -72,7 +72,7 @@ const stages: Stage[] = [
     name: 'limit',
     request(ctx): Decision {
       if (ctx.http.headers['x-test'] !== 'limited') return ALLOW;
-      return { allow: false, code: 'PALISADE_RATE_LIMITED', notes: [{ stage: 'limit', kind: 'limit', name: 'tokens' }] };
+      return { allow: false, code: 'PALISADE_RATE_LIMITED', notes: [{ stage: 'limit', kind: 'rate-limited', name: 'default.tokens', detail: { limit: 'tokens' } }] };
     },
   },
   {
@@ -84,10 +84,13 @@ const stages: Stage[] = [
         return {
           allow: false,
           code: 'PALISADE_BAD_REQUEST',
-          notes: [{ stage: 'inspect', kind: 'detector', name: 'prompt-injection', score: 0.97, detail: { verdict: 'block', latencyMs: 3 } }],
+          notes: [{ stage: 'inspect', kind: 'detector-block', name: 'prompt-injection', score: 0.97, detail: { latencyMs: 3 } }],
         };
       }
-      return { allow: true, notes: [{ stage: 'inspect', kind: 'detector', name: 'prompt-injection', score: 0.12, detail: { verdict: 'pass', latencyMs: 2 } }] };
+      if (t === 'shadow') {
+        return { allow: true, notes: [{ stage: 'inspect', kind: 'detector-shadow', name: 'jailbreak', score: 0.9, detail: { wouldAction: 'block', latencyMs: 1 } }] };
+      }
+      return { allow: true, notes: [{ stage: 'inspect', kind: 'detector-pass', name: 'prompt-injection', score: 0.12, detail: { latencyMs: 2 } }] };
     },
   },
 ];
@@ -189,6 +192,18 @@ describe('Telemetry as the pipeline observer', () => {
     assert.equal(defend[0].parentSpanContext?.spanId, spans.find((s) => s.kind === 1)!.spanContext().spanId);
     const m = parseMetrics((await telemetry.exposeMetrics())!.body);
     assert.equal(sample(m, 'palisade_stage_duration_seconds_count', { stage: 'defend', side: 'response' }), 3);
+  });
+
+  test('a shadow-mode detector that would block: allowed, decision flag, the detector named', async () => {
+    exporter.reset();
+    await run({ 'x-test': 'shadow' });
+    await telemetry.flush();
+    const root = exporter.getFinishedSpans().find((s) => s.kind === 1)!;
+    assert.equal(root.attributes['palisade.decision'], 'flag');
+    assert.equal(root.attributes['palisade.detector'], 'jailbreak');
+    assert.equal(root.attributes['palisade.detector.verdict'], 'block');
+    const m = parseMetrics((await telemetry.exposeMetrics())!.body);
+    assert.equal(sample(m, 'palisade_requests_total', { decision: 'flag' }), 1);
   });
 
   test('a trusted client traceparent is continued', async () => {
