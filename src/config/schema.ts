@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { crossCheckDefenses, defensesConfigSchema } from '../defend/config.js';
 import { duration, size } from './fields.js';
 import { parseListen } from './units.js';
+import { telemetryConfigSchema } from '../telemetry/config.js';
 import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
 import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
@@ -157,6 +158,7 @@ export const configSchema = z
     auth: authConfigSchema.optional(),
     state: stateConfigSchema,
     limits: limitsConfigSchema,
+    telemetry: telemetryConfigSchema,
   })
   .describe('palisade gateway configuration');
 

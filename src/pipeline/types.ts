@@ -180,9 +180,12 @@ export interface Outcome {
   status: number;
   /** Error code when the gateway answered with an error. */
   code?: string;
-  /** Stage that denied, if any. */
+  /** Stage that denied, if any (a request or a response stage). */
   deniedBy?: string;
+  /** Status of the upstream response, when the upstream answered. */
   upstreamStatus?: number;
+  /** Milliseconds from arrival to the first body bytes of the upstream response. */
+  firstByteMs?: number;
   usage?: TokenUsage;
   durationMs: number;
   /** True when the client went away before the end. */
