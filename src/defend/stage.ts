@@ -72,9 +72,11 @@ export async function createDefendStage(config: Config, services: Services): Pro
   const needsKey = [...byModel.values()].some((d) => d.classifier?.policy.noise);
   const key = needsKey ? await resolveNoiseKey(config.defenses.noiseKey, services.state) : undefined;
 
+  // Two kinds (docs/auth.md, "Note kinds"): asking for more than the policy allows is a
+  // probing signal an operator may weigh as risk; a rewritten response is routine.
   const note = (d: ModelDefense, detail: Record<string, unknown>): Note => ({
     stage: NAME,
-    kind: 'output-defense',
+    kind: detail.side === 'request' ? 'output-policy-exceeded' : 'output-defended',
     name: d.policyName,
     detail: { mode: d.mode, ...detail },
   });

@@ -167,7 +167,34 @@ models:
     );
     const d = await stage.response!(c, res);
     notes += d?.notes?.length ?? 0;
+    if (d?.notes) assert.equal(d.notes[0].kind, 'output-defended');
     assert.equal(JSON.parse(ADAPTERS.openai.serializeResponse(res)).choices[0].logprobs.content[0].logprob, -0.1);
   }
   assert.equal(notes, 1);
+});
+
+test('a request over the policy is noted as output-policy-exceeded, refused or clamped', async () => {
+  const config = load(`
+defenses:
+  policies:
+    refuse: { llm: { maxN: 1 } }
+    clamp: { llm: { maxN: 1, onExceed: clamp } }
+models:
+  - { name: refuse, upstream: llm, defense: refuse }
+  - { name: clamp, upstream: llm, defense: clamp }
+`);
+  const stage = (await createDefendStage(config, services()))!;
+  const refused = ctx(config, 'refuse', 'chat');
+  refused.request!.params.n = 3;
+  const d = await stage.request!(refused);
+  assert.equal(d.allow, false);
+  assert.equal(d.notes![0].kind, 'output-policy-exceeded');
+  const clamped = ctx(config, 'clamp', 'chat');
+  clamped.request!.params.n = 3;
+  clamped.request!.body = { model: 'clamp', messages: [], n: 3 };
+  const c = await stage.request!(clamped);
+  assert.equal(c.allow, true);
+  assert.equal(c.notes![0].kind, 'output-policy-exceeded');
+  assert.equal((clamped.request!.body as { n: number }).n, 1);
+  assert.equal(await createDefendStage(load('models: [{ name: none, upstream: llm }]'), services()), undefined);
 });
