@@ -13,10 +13,16 @@ import { parseDuration } from './config/units.js';
 import { demoCommands, startDemoUpstreams, type DemoUpstreams } from './demo/start.js';
 import { runDetect } from './detect/detect-command.js';
 import { Gateway } from './server/gateway.js';
+import { generateSigningKey, loadVerifyKey } from './telemetry/audit/keys.js';
+import { formatVerdict, verifyAuditFiles } from './telemetry/audit/verify.js';
 
 const USAGE = `usage:
   palisade start [-c FILE]        run the gateway (default config/default.yaml)
   palisade validate -c FILE       check a config; exit 0, or print every problem and exit 1
+  palisade audit verify [--key PEM] [--expect-seq N] [--json] FILE...
+                                  check an audit log (its files in order): exit 0 when the chain
+                                  and signatures verify, 1 when tampered or cut, 2 on usage errors
+  palisade audit keygen FILE      write a new Ed25519 signing key (FILE) and its public key (.pub.pem)
   palisade detect --package DIR [--input FILE] [--trusted-key JWK]... [--allow-unsigned] [--threshold X]
                                   score JSON lines {"text"} (text package) or {"tensor","shape"} (tensor
                                   package) (stdin by default); writes {"score","flagged"} per line, in order
@@ -36,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
       return start(rest);
     case 'validate':
       return validate(rest);
+    case 'audit':
+      return audit(rest);
     case 'detect':
       return detect(rest);
     case 'token':
@@ -70,6 +78,40 @@ export function validate(args: string[]): number {
   for (const p of r.problems) process.stdout.write(`${formatProblem(p)}\n`);
   process.stdout.write(`${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}\n`);
   return 1;
+}
+
+/** `palisade audit verify|keygen`. */
+export async function audit(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'keygen') {
+    const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+    if (positionals.length !== 1) throw new UsageError('audit keygen FILE');
+    const { privateFile, publicFile } = generateSigningKey(positionals[0]);
+    process.stdout.write(`wrote ${privateFile} (private, keep it secret) and ${publicFile} (give it to verifiers)\n`);
+    return 0;
+  }
+  if (sub !== 'verify') throw new UsageError('audit verify|keygen');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { key: { type: 'string', short: 'k' }, 'expect-seq': { type: 'string' }, json: { type: 'boolean' } },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (positionals.length === 0) throw new UsageError('audit verify needs at least one FILE');
+  for (const f of positionals) if (!existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const expect = values['expect-seq'];
+  if (expect !== undefined && !/^\d+$/.test(expect)) throw new UsageError('--expect-seq takes a sequence number');
+  const verdict = await verifyAuditFiles(positionals, {
+    key: values.key ? await loadVerifyKey(values.key) : undefined,
+    expectSeq: expect === undefined ? undefined : Number(expect),
+  });
+  process.stdout.write(values.json ? `${JSON.stringify(verdict, null, 2)}\n` : formatVerdict(verdict));
+  return verdict.ok && verdict.tail.truncated !== 'yes' ? 0 : 1;
 }
 
 /** The demo public key shipped with the repository, trusted by `detect` when no --trusted-key is given. */

@@ -53,7 +53,7 @@ export class Runtime {
     const upstreams = new Map<string, Upstream>();
     try {
       for (const [name, up] of Object.entries(config.upstreams)) {
-        upstreams.set(name, new Upstream(name, up, (p) => resolveConfigPath(loaded, p)));
+        upstreams.set(name, new Upstream(name, up, (p) => resolveConfigPath(loaded, p), services.events));
       }
       const models = new Map<string, ModelRuntime>();
       const raw: [string, ModelRuntime][] = [];

@@ -6,8 +6,10 @@
  * every field states its default.
  */
 import { z } from 'zod';
+import { crossCheckDefenses, defensesConfigSchema } from '../defend/config.js';
 import { duration, size } from './fields.js';
 import { parseListen } from './units.js';
+import { telemetryConfigSchema } from '../telemetry/config.js';
 import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
 import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
@@ -125,6 +127,11 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  defense: z.string().optional().describe('Name of an entry of `defenses.policies`: the output defense of this model.'),
+  passRawWhenUndefended: z
+    .boolean()
+    .default(false)
+    .describe('Pass an upstream response that the protocol adapter cannot parse through unchanged instead of 502. Only for a model without an enforced defense.'),
   detectors: modelDetectorsSchema,
   criticality: criticalitySchema,
   limits: modelLimitsSchema.optional(),
@@ -146,10 +153,12 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    defenses: defensesConfigSchema.prefault({}),
     detectors: detectorsConfigSchema.prefault({}),
     auth: authConfigSchema.optional(),
     state: stateConfigSchema,
     limits: limitsConfigSchema,
+    telemetry: telemetryConfigSchema,
   })
   .describe('palisade gateway configuration');
 
@@ -188,6 +197,7 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDefenses(input));
   out.push(...crossCheckDetectors(input));
   out.push(...crossCheckLimits(input, new Set(seen.keys())));
   const tls = c.server?.tls;

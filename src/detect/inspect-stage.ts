@@ -29,7 +29,7 @@ interface Binding {
 
 type Result =
   | { detector: Detector; skipped: true }
-  | { detector: Detector; skipped?: false; score?: number; error?: 'timeout' | 'failed' };
+  | { detector: Detector; skipped?: false; score?: number; error?: 'timeout' | 'failed'; latencyMs: number };
 
 class BudgetExceeded extends Error {
   constructor(budget: number) {
@@ -106,12 +106,13 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
       });
       const score = await Promise.race([d.score({ request: ctx.request!, principal: ctx.principal, roles: b.roles, clientAddress: ctx.http.clientAddress, signal: ac.signal }), budget]);
       // A result that came back late (the event loop was busy) is over budget all the same.
-      if (performance.now() - started > s.budget) throw new BudgetExceeded(s.budget);
-      return { detector: d, score };
+      const latencyMs = performance.now() - started;
+      if (latencyMs > s.budget) throw new BudgetExceeded(s.budget);
+      return { detector: d, score, latencyMs };
     } catch (err) {
       const timeout = err instanceof BudgetExceeded;
       if (!timeout) logger.warn({ err, requestId: ctx.id, detector: d.name }, 'detector failed');
-      return { detector: d, error: timeout ? 'timeout' : 'failed' };
+      return { detector: d, error: timeout ? 'timeout' : 'failed', latencyMs: performance.now() - started };
     } finally {
       clearTimeout(timer);
     }
@@ -131,7 +132,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
         const d = r.detector;
         const s = d.settings;
         if (r.error) {
-          notes.push({ stage: STAGE, kind: 'detector-error', name: d.name, detail: { error: r.error, mode: s.mode, failOpen: s.failOpen } });
+          notes.push({ stage: STAGE, kind: 'detector-error', name: d.name, detail: { error: r.error, mode: s.mode, failOpen: s.failOpen, latencyMs: r.latencyMs } });
           if (s.mode === 'enforce' && !s.failOpen) unavailable ??= d;
           continue;
         }
@@ -143,11 +144,15 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
             kind: 'detector-shadow',
             name: d.name,
             score: r.score,
-            detail: { wouldAction: fired ? s.action : 'allow', threshold: d.threshold },
+            detail: { wouldAction: fired ? s.action : 'allow', threshold: d.threshold, latencyMs: r.latencyMs },
           });
         } else if (fired) {
-          notes.push({ stage: STAGE, kind: `detector-${s.action}`, name: d.name, score: r.score });
+          notes.push({ stage: STAGE, kind: `detector-${s.action}`, name: d.name, score: r.score, detail: { latencyMs: r.latencyMs } });
           if (s.action === 'block') block ??= d;
+        } else {
+          // Scores that did not fire too: telemetry's score histograms and the audit
+          // record need every score (a kind without a risk weight counts 0).
+          notes.push({ stage: STAGE, kind: 'detector-pass', name: d.name, score: r.score, detail: { latencyMs: r.latencyMs } });
         }
       }
       if (block) {

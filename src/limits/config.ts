@@ -124,9 +124,6 @@ export const limitsConfigSchema = z
       .prefault({}),
     risk: z
       .strictObject({
-        halfLife: duration()
-          .prefault('10m')
-          .describe('Half-life of the risk score `risk:<principalId>` in the state store; must be the one its writer (identity) uses.'),
         shrink: z
           .array(shrinkStep)
           .default([])

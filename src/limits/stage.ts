@@ -102,7 +102,9 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   const replicas = loaded.config.state.replicas;
   const registry: LimiterRegistry = services.limiters ?? createLimiterRegistry(services.state);
   const acquired: RateLimiterAbstract[] = [];
-  const risk = new RiskShrink(config.risk.shrink, config.risk.halfLife);
+  // One half-life for the risk score: the one its writer (identity, auth.risk) decays it with.
+  const riskHalfLife = loaded.config.auth?.risk.halfLife ?? 600_000;
+  const risk = new RiskShrink(config.risk.shrink, riskHalfLife);
   const shadow = config.mode === 'shadow';
 
   const limiter = (id: string, limit: number, durationSec: number): RateLimiterAbstract => {
@@ -267,7 +269,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       if (factor <= 0) {
         // The table says: no access at this risk. Retry once the score has decayed.
         const c = counters[0];
-        const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], config.risk.halfLife / 1000, { risk: score, factor });
+        const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
         return shadow ? { allow: true, notes: d.notes } : d;
       }
       const unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);

@@ -58,6 +58,11 @@ export const ERRORS = {
     message: 'The request was not received in time.',
     doc: 'The client took longer than server.requestTimeout to send the request.',
   },
+  PALISADE_OUTPUT_POLICY: {
+    status: 400,
+    message: 'The request asks for more model output than the output policy of this model allows.',
+    doc: 'An output defense (docs/defenses.md) refused top_logprobs/logprobs over its cap, logprobs it strips, echo with logprobs, or n over its cap. The message says which.',
+  },
   PALISADE_UPSTREAM_UNAVAILABLE: {
     status: 502,
     message: 'The model server is unavailable.',

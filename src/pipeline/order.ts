@@ -2,6 +2,7 @@
  * The order of the stages, in one place, with the reason each stands where it does
  * (drawn in docs/lifecycle.md). Response hooks run in the reverse order.
  */
+import { createDefendStage } from '../defend/stage.js';
 import { createInspectStage } from '../detect/inspect-stage.js';
 import { Auth } from '../auth/auth.js';
 import { createAuthorizeStage } from '../auth/authorize-stage.js';
@@ -31,7 +32,13 @@ export async function buildStages(loaded: LoadedConfig, services: Services): Pro
   //   it is the costliest check, so it runs only on requests every cheaper stage let through.
   const inspect = await createInspectStage(loaded, services);
   if (inspect) stages.push(inspect);
-  // 6 defend (response side): output defenses; runs first on the way back.
+  // 6 defend: output defenses. Its request hook refuses or clamps what an LLM request
+  //   asks for (logprobs, echo, n), so a refused request never reaches the upstream; it
+  //   stands after inspect (though cheaper) because its response hook must be the first on
+  //   the way back (reverse order): everything after it sees the defended output, as the
+  //   client will.
+  const defend = await createDefendStage(loaded.config, services);
+  if (defend) stages.push(defend);
   // 7 account: audit, metrics, risk, token settlement (done hooks).
   return stages;
 }

@@ -5,7 +5,7 @@
  */
 import type { ModelRuntime } from '../runtime.js';
 import type { RequestContext } from './context.js';
-import type { Stage, StageObserver } from './stage.js';
+import type { RejectedRequest, Stage, StageObserver } from './stage.js';
 import type { Decision, HttpInfo, InferenceResponse, Outcome } from './types.js';
 
 export type Denial = Extract<Decision, { allow: false }> & { stage: string };
@@ -47,6 +47,7 @@ export class Pipeline {
   /** Runs the request side. Returns the first denial, or undefined when every stage allowed. */
   async runRequest(ctx: RequestContext): Promise<Denial | undefined> {
     const t = ctx as Tracked;
+    if (this.observer.requestStart) this.guard(() => this.observer.requestStart!(ctx));
     const stages = this.stages;
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i];
@@ -99,6 +100,29 @@ export class Pipeline {
       } catch (err) {
         this.onObserverError(err);
       }
+    }
+  }
+
+  /** Tells the observer that the upstream call starts; it may add trace headers to `headers`. */
+  upstreamStart(ctx: RequestContext, headers: Record<string, string | string[]>): void {
+    if (this.observer.upstreamStart) this.guard(() => this.observer.upstreamStart!(ctx, headers));
+  }
+
+  /** Tells the observer that the upstream answered (`status`) or failed (`code`). */
+  upstreamEnd(ctx: RequestContext, status: number | undefined, code?: string): void {
+    if (this.observer.upstreamEnd) this.guard(() => this.observer.upstreamEnd!(ctx, status, code));
+  }
+
+  /** Tells the observer about a request refused before any stage ran. */
+  rejected(info: RejectedRequest): void {
+    if (this.observer.requestRejected) this.guard(() => this.observer.requestRejected!(info));
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onObserverError(err);
     }
   }
 

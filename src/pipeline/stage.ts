@@ -35,11 +35,43 @@ export interface Stage {
 }
 
 /**
- * Sees every stage call; telemetry (spans, histograms) plugs in here, so stages stay free
- * of telemetry code. A throwing observer never fails a request (the runner guards it).
+ * Sees every stage call; telemetry (spans, histograms, the audit record) plugs in here,
+ * so stages stay free of telemetry code. A throwing observer never fails a request (the
+ * runner guards every call).
+ *
+ * Per request the calls come in this order: `requestStart`, then `stageStart`/`stageEnd`
+ * around every stage call, `upstreamStart`/`upstreamEnd` around the upstream call (when
+ * the request is forwarded), and `requestDone` once at the end. A request the gateway
+ * answers before a context exists (no route, unknown model, unreadable body) gets one
+ * `requestRejected` and nothing else.
  */
 export interface StageObserver {
+  /** Before the first stage: the request span starts here (its start time is `ctx.startedAt`). */
+  requestStart?(ctx: RequestContext): void;
   stageStart?(ctx: RequestContext, stage: string, side: 'request' | 'response'): unknown;
   stageEnd?(ctx: RequestContext, stage: string, side: 'request' | 'response', token: unknown, decision: Decision | undefined, error?: unknown): void;
+  /**
+   * Just before the upstream call, with the headers that will be sent: the observer may
+   * set trace context headers (W3C `traceparent`) in `headers`.
+   */
+  upstreamStart?(ctx: RequestContext, headers: Record<string, string | string[]>): void;
+  /** When the upstream answered with its status line and headers, or failed with `code`. */
+  upstreamEnd?(ctx: RequestContext, status: number | undefined, code?: string): void;
   requestDone?(ctx: RequestContext, outcome: Outcome): void;
+  /** A request answered with an error before any stage could run. */
+  requestRejected?(info: RejectedRequest): void;
+}
+
+/** What is known of a request refused before the pipeline (see `StageObserver.requestRejected`). */
+export interface RejectedRequest {
+  id: string;
+  /** Date.now() at arrival. */
+  receivedAt: number;
+  method: string;
+  /** Path without the query (not a metric label: it is unbounded). */
+  path: string;
+  clientAddress: string;
+  status: number;
+  code: string;
+  durationMs: number;
 }

@@ -14,6 +14,11 @@ function tensorOf(name: string, v: unknown, what: string, batched: boolean): Inf
   return { name, shape: batched || shape.length > 0 ? shape : [1], datatype: 'FP32', data };
 }
 
+/** Names of the tensors parseResponse found, so serializeResponse can remove those a stage dropped. */
+const parsedNames = new WeakMap<InferenceResponse, string[]>();
+/** Responses in row format with named outputs (`predictions: [{name: ...}, ...]`). */
+const rowOutputs = new WeakSet<InferenceResponse>();
+
 export const tfservingAdapter: ProtocolAdapter = {
   protocol: 'tfserving',
 
@@ -56,18 +61,29 @@ export const tfservingAdapter: ProtocolAdapter = {
   parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse {
     if (!isObject(body)) throw badResponse('response is not a JSON object');
     const tensors: InferenceTensor[] = [];
+    const res: InferenceResponse = { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
     if (status < 300 && req.operation === 'predict') {
       const out = body.predictions ?? body.outputs;
       if (out === undefined) throw badResponse('response has neither predictions nor outputs');
       const key = body.predictions !== undefined ? 'predictions' : 'outputs';
       try {
         if (isObject(out)) for (const [name, v] of Object.entries(out)) tensors.push(tensorOf(`${key}.${name}`, v, name, true));
-        else tensors.push(tensorOf(key, out, key, true));
+        else if (Array.isArray(out) && out.length > 0 && out.every(isObject)) {
+          // Row format with named outputs: gather each numeric name across the rows; a
+          // non-numeric output (a class name) is no tensor and passes as it is.
+          for (const name of Object.keys(out[0] as object)) {
+            const column = (out as Record<string, unknown>[]).map((row) => row[name]);
+            if (column.some((v) => typeof v === 'string' || (Array.isArray(v) && v.flat(Infinity).some((x) => typeof x === 'string')))) continue;
+            tensors.push(tensorOf(`${key}.${name}`, column, name, true));
+          }
+          rowOutputs.add(res);
+        } else tensors.push(tensorOf(key, out, key, true));
       } catch {
         throw badResponse(`${key} is not a numeric tensor`);
       }
+      parsedNames.set(res, tensors.map((t) => t.name));
     }
-    return { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
+    return res;
   },
 
   parseEvent(): InferenceResponse {
@@ -76,11 +92,24 @@ export const tfservingAdapter: ProtocolAdapter = {
 
   serializeResponse(res: InferenceResponse): string {
     const body = res.body as Record<string, unknown>;
+    const kept = new Set(res.tensors.map((t) => t.name));
+    // Outputs a stage removed (a defense that drops logits) leave the body too.
+    for (const gone of parsedNames.get(res) ?? []) {
+      if (kept.has(gone)) continue;
+      const [key, name] = gone.split('.', 2);
+      if (name === undefined) delete body[key];
+      else if (rowOutputs.has(res)) for (const row of body[key] as Record<string, unknown>[]) delete row[name];
+      else delete (body[key] as Record<string, unknown>)[name];
+    }
     for (const t of res.tensors) {
       const [key, name] = t.name.split('.', 2);
       const nested = nest(t.data, t.shape);
       if (name === undefined) body[key] = nested;
-      else (body[key] as Record<string, unknown>)[name] = nested;
+      else if (rowOutputs.has(res)) {
+        const rows = body[key] as Record<string, unknown>[];
+        const perRow = t.shape.length > 1 ? (nested as unknown[]) : Array.from(t.data);
+        rows.forEach((row, i) => (row[name] = perRow[i]));
+      } else (body[key] as Record<string, unknown>)[name] = nested;
     }
     return JSON.stringify(body);
   },

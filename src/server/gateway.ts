@@ -11,13 +11,15 @@ import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
-import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { formatProblem, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/load.js';
 import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody } from '../pipeline/errors.js';
 import { Runtime } from '../runtime.js';
 import { createLimiterRegistry } from '../limits/limiters.js';
 import { createStateStore, stateHealth } from '../state/create.js';
+import { FailoverStore } from '../state/failover.js';
 import type { StateStore } from '../state/store.js';
+import { Telemetry } from '../telemetry/telemetry.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
 import { handleRequest, type HandlerHost } from './handler.js';
@@ -51,6 +53,8 @@ export class Gateway implements HandlerHost {
   readonly logger: Logger;
   trustedProxies!: TrustedProxies;
   readonly services: Services;
+  /** Metrics, traces and the audit log (long-lived: kept across reloads). */
+  telemetry!: Telemetry;
   /** Bound addresses once listening. */
   url = '';
   adminUrl = '';
@@ -90,7 +94,31 @@ export class Gateway implements HandlerHost {
     const loaded = this.loadedAtStart;
     const server = loaded.config.server;
     this.trustedProxies = new TrustedProxies(server.trustedProxies);
+    this.telemetry = await Telemetry.create(loaded.config.telemetry, {
+      resolvePath: (p) => resolveConfigPath(loaded, p),
+      logger: this.logger,
+      auditStartInfo: { config: loaded.file },
+    });
+    this.services.observer = this.telemetry;
+    this.services.events = this.telemetry;
+    const state = this.services.state;
+    if (state instanceof FailoverStore) {
+      // The fallback gauge: Redis lost (serving on local memory) and back.
+      this.telemetry.onStateFallback(state.health().backend !== 'redis');
+      state.onChange((h) => this.telemetry.onStateFallback(h.backend !== 'redis'));
+    }
+    try {
+      await this.listenWith(loaded);
+    } catch (err) {
+      await this.telemetry.close();
+      throw err;
+    }
+  }
+
+  private async listenWith(loaded: LoadedConfig): Promise<void> {
+    const server = loaded.config.server;
     this.runtime = await Runtime.build(loaded, this.services);
+    this.telemetry.activeUpstreams(this.runtime.upstreams);
     const tls = readListenerTls(loaded);
     this.app = Fastify({
       // Node checks header and request timeouts only every connectionsCheckingInterval
@@ -150,6 +178,11 @@ export class Gateway implements HandlerHost {
       reply.code(r.ready ? 200 : 503);
       return r;
     });
+    this.admin.get('/metrics', async (_req, reply) => {
+      const m = await this.telemetry.exposeMetrics();
+      if (!m) return reply.code(404).send({ error: { code: 'PALISADE_NOT_FOUND', message: 'Metrics are off (telemetry.metrics.enabled).' } });
+      return reply.type(m.contentType).send(m.body);
+    });
     registerAdminAuthRoutes(this.admin, this);
 
     const l = this.opts.listen ?? server.listen;
@@ -183,6 +216,7 @@ export class Gateway implements HandlerHost {
     if (!r.ok) {
       const problems = r.problems.map(formatProblem);
       this.logger.error({ problems }, 'config reload refused: the old config keeps serving');
+      this.reloaded(false, problems);
       return { ok: false, problems };
     }
     let next: Runtime;
@@ -194,6 +228,7 @@ export class Gateway implements HandlerHost {
       next = await Runtime.build(r.loaded, this.services);
     } catch (err) {
       this.logger.error({ err }, 'config reload refused: building it failed; the old config keeps serving');
+      this.reloaded(false, [(err as Error).message]);
       return { ok: false, problems: [(err as Error).message] };
     }
     const restartOnly = restartOnlyChanges(this.runtime.loaded, r.loaded);
@@ -205,8 +240,15 @@ export class Gateway implements HandlerHost {
     this.runtime = next;
     this.trustedProxies = proxies;
     this.logger.info({ models: [...next.models.keys()] }, 'config reloaded');
+    this.telemetry.activeUpstreams(next.upstreams, old.upstreams.keys());
+    this.reloaded(true);
     void old.retire().catch((err) => this.logger.error({ err }, 'retiring the old runtime failed'));
     return { ok: true };
+  }
+
+  private reloaded(ok: boolean, problems?: string[]): void {
+    this.services.events?.onReload?.(ok);
+    this.telemetry.auditEvent({ type: 'config', time: new Date().toISOString(), result: ok ? 'reloaded' : 'refused', file: this.opts.configFile, problems });
   }
 
   private watchConfig(): void {
@@ -244,6 +286,7 @@ export class Gateway implements HandlerHost {
       await this.runtime.destroy();
       await this.services.detectors?.close();
       await this.services.state.close();
+      await this.telemetry.close();
     }
   }
 }
@@ -264,5 +307,6 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   }
   if (JSON.stringify(a.config.state) !== JSON.stringify(b.config.state)) keys.push('state');
   if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');
+  if (JSON.stringify(a.config.telemetry) !== JSON.stringify(b.config.telemetry)) keys.push('telemetry');
   return keys;
 }

@@ -38,6 +38,7 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
   const requestId = requestIdFrom(req.headers['x-request-id'], randomUUID);
   let ctx: RequestContext | undefined;
   let outcome: Outcome | undefined;
+  let rejected: { status: number; code: string } | undefined;
   const ac = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) ac.abort();
@@ -74,7 +75,15 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
       return;
     }
     const delivery = await forwardAndDeliver(pipeline, ctx, req, res);
-    outcome = { status: delivery.status, code: delivery.code, upstreamStatus: delivery.status, usage: delivery.usage, durationMs: 0 };
+    outcome = {
+      status: delivery.status,
+      code: delivery.code,
+      deniedBy: delivery.deniedBy,
+      upstreamStatus: delivery.upstreamStatus,
+      usage: delivery.usage,
+      firstByteMs: delivery.firstByteAt === undefined ? undefined : delivery.firstByteAt - startedAt,
+      durationMs: 0,
+    };
   } catch (err) {
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'request failed');
@@ -82,6 +91,7 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
     if (code === 'PALISADE_BODY_TOO_LARGE') res.setHeader('connection', 'close');
     if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
+    if (!ctx) rejected = outcome as { status: number; code: string };
   } finally {
     res.off('close', onClose);
     if (ctx) {
@@ -89,6 +99,19 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
       o.durationMs = performance.now() - startedAt;
       if (ac.signal.aborted) o.aborted = true;
       rt.pipeline.done(ctx, o);
+    } else if (rejected) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      rt.pipeline.rejected({
+        id: requestId,
+        receivedAt: Date.now() - (performance.now() - startedAt),
+        method: req.method ?? 'GET',
+        path: q < 0 ? url : url.slice(0, q),
+        clientAddress: host.trustedProxies.clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
+        status: rejected.status,
+        code: rejected.code,
+        durationMs: performance.now() - startedAt,
+      });
     }
     rt.leave();
   }
@@ -185,6 +208,9 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     body = JSON.stringify(ctx.request.body);
     headers['content-type'] = 'application/json';
   }
+  // Trace context: the observer sets the gateway's own traceparent (never the client's
+  // unless the config trusts it).
+  pipeline.upstreamStart(ctx, headers);
   let up;
   try {
     up = await upstream.send({
@@ -195,11 +221,16 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
       signal: ctx.signal,
     });
   } catch (err) {
-    if (ctx.signal.aborted) return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    if (ctx.signal.aborted) {
+      pipeline.upstreamEnd(ctx, undefined, 'PALISADE_CLIENT_CLOSED');
+      return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    }
     const e = upstreamError(err);
+    pipeline.upstreamEnd(ctx, undefined, e.code);
     sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
     return { status: e.status, code: e.code };
   }
+  pipeline.upstreamEnd(ctx, up.status);
   const p = pipeline;
   const declared = Number(up.headers['content-length'] ?? 0);
   if (declared > upstream.config.maxResponseSize) {
@@ -207,12 +238,17 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     up.body.destroy();
     const e = new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
     sendError(res, ctx.id, e.code);
-    return { status: e.status, code: e.code };
+    return { status: e.status, code: e.code, upstreamStatus: up.status };
   }
-  if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id);
-  const ct = up.headers['content-type'];
-  if (typeof ct === 'string' && ct.startsWith('text/event-stream')) return deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
-  return deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
+  let d: Delivery;
+  if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id);
+  else {
+    const ct = up.headers['content-type'];
+    if (typeof ct === 'string' && ct.startsWith('text/event-stream')) d = await deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
+    else d = await deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
+  }
+  d.upstreamStatus = up.status;
+  return d;
 }
 
 /** What stages know of the HTTP request (also used by the gateway-answered auth routes). */

@@ -48,6 +48,12 @@ export interface Delivery {
   status: number;
   code?: string;
   usage?: TokenUsage;
+  /** Status of the upstream response (set by the caller that made the upstream call). */
+  upstreamStatus?: number;
+  /** The response stage that denied, if any. */
+  deniedBy?: string;
+  /** performance.now() when the first body bytes of a streamed upstream response arrived. */
+  firstByteAt?: number;
 }
 
 /** Streams the upstream body to the client untouched (no stage reads it). */
@@ -67,15 +73,17 @@ export function passThrough(res: ServerResponse, up: UpstreamResponse, requestId
 function pump(body: Readable, res: ServerResponse, onError: (err: unknown) => Delivery, ok: Delivery): Promise<Delivery> {
   return new Promise((resolve) => {
     let done = false;
+    let first = 0;
     const finish = (d: Delivery) => {
       if (done) return;
       done = true;
       body.off('data', onData);
       res.off('drain', onDrain);
       res.off('close', onClose);
-      resolve(d);
+      resolve(first ? { ...d, firstByteAt: first } : d);
     };
     const onData = (c: Buffer) => {
+      if (first === 0) first = performance.now();
       if (!res.write(c)) body.pause();
     };
     const onDrain = () => body.resume();
@@ -140,6 +148,14 @@ export async function deliverJson(
     if (!isJsonContentType(up.headers['content-type'] as string | undefined)) throw new Error('not JSON');
     parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
   } catch (err) {
+    // Fail closed: output the gateway cannot read is not passed to the client unread,
+    // unless the operator said so for a model that has no defense to bypass.
+    if (ctx.model.config.passRawWhenUndefended) {
+      headers['content-length'] = buf.length;
+      res.writeHead(up.status, headers);
+      res.end(buf);
+      return { status: up.status };
+    }
     const e = err instanceof GatewayError ? err : new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE');
     sendError(res, ctx.id, e.code, e.message);
     return { status: e.status, code: e.code };
@@ -147,7 +163,7 @@ export async function deliverJson(
   const denial = await pipeline.runResponse(ctx, parsed);
   if (denial) {
     sendError(res, ctx.id, denial.code, denial.message, denial.status, denial.headers);
-    return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage };
+    return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage, deniedBy: denial.stage };
   }
   const out = ctx.model.adapter.serializeResponse(parsed);
   headers['content-type'] = 'application/json';
@@ -170,17 +186,19 @@ export async function deliverSse(
   const parser = new SseParser(maxEventSize);
   const usage: TokenUsage = {};
   const adapter = ctx.model.adapter;
-  const endWith = (code: string, message?: string): Delivery => {
+  let first = 0;
+  const endWith = (code: string, message?: string, deniedBy?: string): Delivery => {
     const spec = errorSpec(code);
     if (!res.writableEnded) res.end(sseErrorEvent(code, message ?? spec.message, ctx.id));
     up.body.destroy();
-    return { status: up.status, code, usage };
+    return { status: up.status, code, usage, deniedBy, firstByteAt: first || undefined };
   };
   try {
     for await (const chunk of up.body as AsyncIterable<Buffer>) {
+      if (first === 0) first = performance.now();
       if (res.destroyed) {
         up.body.destroy();
-        return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+        return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage, firstByteAt: first };
       }
       let out = '';
       for (const ev of parser.push(chunk)) {
@@ -192,6 +210,10 @@ export async function deliverSse(
         try {
           parsed = adapter.parseEvent(JSON.parse(ev.data), ctx.request);
         } catch {
+          if (ctx.model.config.passRawWhenUndefended) {
+            out += formatSse(ev);
+            continue;
+          }
           if (out) res.write(out);
           return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
         }
@@ -199,7 +221,7 @@ export async function deliverSse(
         const denial = await pipeline.runResponse(ctx, parsed);
         if (denial) {
           if (out) res.write(out);
-          return endWith(denial.code, denial.message);
+          return endWith(denial.code, denial.message, denial.stage);
         }
         out += formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
       }
@@ -207,13 +229,13 @@ export async function deliverSse(
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'PALISADE_SSE_EVENT_TOO_LARGE') return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
-    if (res.destroyed) return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+    if (res.destroyed) return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage, firstByteAt: first || undefined };
     const e = upstreamError(err);
     return endWith(e.code);
   }
   parser.end();
   res.end();
-  return { status: up.status, usage };
+  return { status: up.status, usage, firstByteAt: first || undefined };
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -24,7 +24,7 @@ test('two gateway processes sharing Redis admit exactly the limit', { skip: REDI
     file,
     `
 server: { listen: "127.0.0.1:0", admin: { listen: "127.0.0.1:0" } }
-state: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${prefix}", replicas: 2 }
+state: { kind: redis, url: "${REDIS_URL}", keyPrefix: "${prefix}", replicas: 2, commandTimeout: 5s }
 upstreams:
   llm: { protocol: openai, url: "${llm.url}" }
 models:

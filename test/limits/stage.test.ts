@@ -217,7 +217,6 @@ models: [{ name: m, upstream: llm, limits: { queries: { perDay: 2 } } }]
 models: [{ name: m, upstream: llm, limits: { requests: { rate: 10/m } } }]
 limits:
   risk:
-    halfLife: 1h
     shrink: [{ atLeast: 0.5, factor: 0.5 }, { atLeast: 0.9, factor: 0 }]
 `;
       const stage = r.stage(yaml);
