@@ -5,6 +5,8 @@ import { loadDemoMnistMlp } from '../../src/demo/demo-mnist-model.js';
 import { loadMnist, takeSubset } from '../../src/demo/mnist-data.js';
 import { Mlp } from '../../src/ml/mlp.js';
 import { AdversarialDetector, HEAD_INPUT, ONNX_INPUT, ONNX_OUTPUT, PIXELS } from '../../detectors/mnist-adversarial/model.js';
+import { calibrateThreshold } from '../../detectors/mnist-adversarial/evaluate.js';
+import { FIGURES_END, FIGURES_START, replaceFigures } from '../../detectors/mnist-adversarial/model-card.js';
 
 describe('mnist-adversarial graph', () => {
   it('scores in onnxruntime as the TypeScript detector does (pixels, squeezing, confidence, head)', async () => {
@@ -29,5 +31,25 @@ describe('mnist-adversarial graph', () => {
     } finally {
       await session.release();
     }
+  });
+});
+
+describe('mnist-adversarial threshold and card', () => {
+  it('sets the threshold just above the scores it may flag, ties included', () => {
+    const scores = [0.1, 0.2, 0.3, 0.9, 0.9, 0.95];
+    // 1/6 may be flagged: only 0.95; the threshold sits just above 0.9.
+    const t = calibrateThreshold(scores, 1 / 6);
+    assert.ok(t > 0.9 && t <= 0.95 && t - Math.fround(0.9) < 1e-6, String(t));
+    assert.equal(scores.filter((s) => s >= t).length, 1);
+    // Ties at the boundary: two scores of 0.9 cannot be split, so neither is flagged.
+    assert.equal(scores.filter((s) => s >= calibrateThreshold(scores, 2 / 6)).length, 1);
+    assert.ok(calibrateThreshold(scores, 0) > 0.95);
+  });
+
+  it('replaces only the figures of a card', () => {
+    const card = `# x\n\nprose\n\n${FIGURES_START}\nold\n${FIGURES_END}\n\nmore prose\n`;
+    const next = replaceFigures(card, 'new table\n');
+    assert.equal(next, `# x\n\nprose\n\n${FIGURES_START}\nnew table\n${FIGURES_END}\n\nmore prose\n`);
+    assert.match(replaceFigures('# y\n', 't'), new RegExp(`${FIGURES_START.replace(/[()]/g, '\\$&')}\nt\n`));
   });
 });
