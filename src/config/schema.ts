@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { overloadConfigSchema } from '../server/overload.js';
 
 /** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
 export const duration = () =>
@@ -92,6 +93,19 @@ const server = z
       .array(z.string())
       .default([])
       .describe('Peers (IPs) whose x-forwarded-for is believed. Others are keyed by their socket address.'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(0)
+      .default(10000)
+      .describe('Open client connections on the main listener; past it, new connections are closed at once. 0: no bound (the file descriptor limit).'),
+    maxConnectionsPerClient: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe('Open connections (busy or idle) per client address (the socket peer; trusted proxies are exempt); past it, new ones are closed at once. 0: no bound.'),
+    overload: overloadConfigSchema,
   })
   .prefault({});
 

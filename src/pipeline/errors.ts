@@ -73,7 +73,17 @@ export const ERRORS = {
     message: 'The client closed the request.',
     doc: 'Recorded (audit, metrics) when the client went away before the response ended; never sent.',
   },
-  PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent while draining on SIGTERM.' },
+  PALISADE_OVERLOADED: {
+    status: 503,
+    message: 'The gateway is overloaded; try again later.',
+    doc: 'More than server.overload.maxInFlight requests running and the queue (maxQueued) full or waited on past queueTimeout, or the event loop lagging past maxEventLoopDelay. Sent with Retry-After.',
+  },
+  PALISADE_EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The expectation in the Expect header is not supported.',
+    doc: 'An Expect header other than 100-continue.',
+  },
+  PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent, with Connection: close, to requests that arrive on open connections while draining on SIGTERM.' },
   PALISADE_INTERNAL: {
     status: 500,
     message: 'Internal error.',

@@ -118,11 +118,20 @@ export function upstreamPathFor(protocol: Protocol, operation: string, model: st
 
 /**
  * The rest of a raw-route path after its prefix, if it is safe to forward: no dot
- * segments, no encoded dots, slashes or backslashes, no empty segments, no `;` params.
+ * segments (literal, percent-encoded or overlong UTF-8), no encoded slash, backslash or
+ * percent (they change meaning with each decoding, so a double-decoding upstream would
+ * see another path), no empty segments, no `;` params, no fragment, no control bytes.
  */
 export function safeRawSuffix(suffix: string): string | undefined {
   if (suffix === '') return '/';
   if (suffix[0] !== '/') return undefined;
-  if (/[\\;]|%2e|%2f|%5c|%00|\/\/|\/\.\.?(\/|$)/i.test(suffix)) return undefined;
+  if (/[\\;#]|%2f|%5c|%25/i.test(suffix)) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(suffix);
+  } catch {
+    return undefined; // a malformed escape, or bytes that are not UTF-8 (overlong dots)
+  }
+  if (/[\x00-\x1f\x7f\\;]|\/\/|\/\.\.?(\/|$)/.test(decoded)) return undefined;
   return suffix;
 }

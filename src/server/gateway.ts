@@ -4,20 +4,25 @@
  * drain on SIGTERM.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
-import { errorBody } from '../pipeline/errors.js';
+import { errorBody, errorSpec } from '../pipeline/errors.js';
+import { requestIdFrom } from '../proxy/headers.js';
 import { Runtime } from '../runtime.js';
 import { MemoryStore } from '../state/memory.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
+import { ConnectionLimiter } from './connection-limit.js';
 import { handleRequest, type HandlerHost } from './handler.js';
+import { Admission } from './overload.js';
 import { ReadinessProbe } from './readiness.js';
+import { sendError } from './respond.js';
 import { readListenerTls } from './tls.js';
 
 export interface GatewayOptions {
@@ -43,6 +48,9 @@ export class Gateway implements HandlerHost {
   private watcher?: FSWatcher;
   private reloadChain: Promise<ReloadResult> = Promise.resolve({ ok: true });
   private draining = false;
+  /** Overload protection of the main listener; survives reloads (bounds are re-applied). */
+  admission!: Admission;
+  connections!: ConnectionLimiter;
   private readonly readiness = new ReadinessProbe();
   readonly logger: Logger;
   trustedProxies!: TrustedProxies;
@@ -62,6 +70,11 @@ export class Gateway implements HandlerHost {
     return this.runtime;
   }
 
+  /** Whether the gateway is draining (new requests get 503 PALISADE_SHUTTING_DOWN). */
+  get closing(): boolean {
+    return this.draining;
+  }
+
   /** Loads the config, builds the runtime and starts both listeners. Throws ConfigError-like errors. */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const r = loadConfigFile(opts.configFile);
@@ -79,16 +92,28 @@ export class Gateway implements HandlerHost {
     const server = loaded.config.server;
     this.trustedProxies = new TrustedProxies(server.trustedProxies);
     this.runtime = await Runtime.build(loaded, this.services);
+    this.admission = new Admission(server.overload);
+    this.connections = new ConnectionLimiter(server.maxConnectionsPerClient, () => this.trustedProxies);
     const tls = readListenerTls(loaded);
+    // Node checks header and request timeouts only every connectionsCheckingInterval
+    // (30 s by default): check every second so the configured bounds hold. A missing
+    // Host is answered by the handler, in the one error shape. A TLS handshake gets the
+    // time the headers get.
+    const httpOpts = { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000, requireHostHeader: false };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => handleRequest(this, req, res);
     this.app = Fastify({
-      // Node checks header and request timeouts only every connectionsCheckingInterval
-      // (30 s by default): check every second so the configured bounds hold.
-      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
-      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
+      https: tls ? { ...tls, ...httpOpts, handshakeTimeout: server.headersTimeout } : null,
+      http: httpOpts,
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,
-      return503OnClosing: true,
+      // The handler answers requests that arrive while draining (PALISADE_SHUTTING_DOWN).
+      return503OnClosing: false,
+      // Paths the router cannot decode go to the handler too: it routes on the raw path.
+      frameworkErrors: (_err: Error, request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => {
+        reply.hijack();
+        return onRequest(request.raw, reply.raw);
+      },
       forceCloseConnections: 'idle',
       logger: false,
       routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
@@ -107,7 +132,20 @@ export class Gateway implements HandlerHost {
         } else socket.destroy();
       },
     } as never) as unknown as FastifyInstance;
-    (this.app.server as Server).headersTimeout = server.headersTimeout;
+    const http = this.app.server as Server;
+    http.headersTimeout = server.headersTimeout;
+    if (server.maxConnections > 0) http.maxConnections = server.maxConnections;
+    this.connections.attach(http);
+    // Node would answer these itself, outside the one error shape.
+    http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('connection', 'close');
+      sendError(res, requestIdFrom(req.headers['x-request-id'], randomUUID), 'PALISADE_EXPECTATION_FAILED');
+    });
+    http.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      const body = errorBody('PALISADE_METHOD_NOT_ALLOWED', errorSpec('PALISADE_METHOD_NOT_ALLOWED').message, '');
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
@@ -126,6 +164,11 @@ export class Gateway implements HandlerHost {
         reply.hijack();
         return handleRequest(this, request.raw, reply.raw);
       },
+    });
+    // Methods outside METHODS (PROPFIND, TRACE, ...): the handler answers 404/405.
+    this.app.setNotFoundHandler((request, reply) => {
+      reply.hijack();
+      return onRequest(request.raw, reply.raw);
     });
 
     this.admin = Fastify({ logger: false });
@@ -188,6 +231,7 @@ export class Gateway implements HandlerHost {
     const old = this.runtime;
     this.runtime = next;
     this.trustedProxies = proxies;
+    this.admission.configure(r.loaded.config.server.overload);
     this.logger.info({ models: [...next.models.keys()] }, 'config reloaded');
     void old.retire().catch((err) => this.logger.error({ err }, 'retiring the old runtime failed'));
     return { ok: true };
@@ -225,6 +269,7 @@ export class Gateway implements HandlerHost {
       clearTimeout(deadline);
       await this.admin.close();
       await this.reloadChain;
+      this.admission.close();
       await this.runtime.destroy();
       await this.services.state.close();
     }
@@ -242,7 +287,7 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   const sa = a.config.server;
   const sb = b.config.server;
   const keys: string[] = [];
-  for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
+  for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxConnectionsPerClient'] as const) {
     if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
   }
   if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');

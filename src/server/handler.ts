@@ -17,7 +17,8 @@ import { upstreamError } from '../proxy/upstream.js';
 import type { ModelRuntime, Runtime } from '../runtime.js';
 import type { Logger } from '../services.js';
 import { isJsonContentType, parseJsonBody, readBody } from './body.js';
-import { TrustedProxies } from './client-address.js';
+import { TrustedProxies, unmapIPv4 } from './client-address.js';
+import type { Admission } from './overload.js';
 import { deliverJson, deliverSse, passThrough, sendError, type Delivery } from './respond.js';
 
 export interface HandlerHost {
@@ -25,13 +26,43 @@ export interface HandlerHost {
   readonly current: Runtime;
   readonly logger: Logger;
   readonly trustedProxies: TrustedProxies;
+  /** Overload protection: every request is admitted here first. */
+  readonly admission: Admission;
+  /** Draining: new requests are refused. */
+  readonly closing: boolean;
 }
 
 const MAX_SSE_EVENT = 1024 * 1024;
 const certThumbprints = new WeakMap<object, string | null>();
 
-/** Handles one request end to end. Never throws. */
+/**
+ * Handles one request end to end, once admitted (overload protection runs before
+ * anything else, so a shed request costs no body read). Never throws.
+ */
 export async function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (host.closing) return refuse(req, res, 'PALISADE_SHUTTING_DOWN');
+  let refusal = host.admission.enter();
+  if (refusal !== undefined) {
+    if (typeof refusal === 'object') refusal = await refusal;
+    if (refusal !== undefined) return refuse(req, res, 'PALISADE_OVERLOADED', { 'retry-after': String(host.admission.retryAfterSeconds) });
+    // Admitted from the queue; the client may have left while it waited.
+    if (res.destroyed) return host.admission.leave();
+  }
+  try {
+    await admitted(host, req, res);
+  } finally {
+    host.admission.leave();
+  }
+}
+
+/** Answers without running the request, closing the connection when its body was not read. */
+function refuse(req: IncomingMessage, res: ServerResponse, code: string, headers?: Record<string, string>): void {
+  if (res.destroyed) return;
+  if (!req.complete || code === 'PALISADE_SHUTTING_DOWN') res.setHeader('connection', 'close');
+  sendError(res, requestIdFrom(req.headers['x-request-id'], randomUUID), code, undefined, undefined, headers);
+}
+
+async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const rt = host.current;
   rt.enter();
   const startedAt = performance.now();
@@ -44,6 +75,9 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
   };
   res.once('close', onClose);
   try {
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
+    }
     const resolved = await resolve(rt, req);
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
@@ -69,17 +103,20 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
     const denial = await pipeline.runRequest(ctx);
     if (denial) {
       if (denial.code === 'PALISADE_INTERNAL') host.logger.error({ err: denial.cause, requestId, stage: denial.stage }, 'stage failed');
+      if (!req.complete) res.setHeader('connection', 'close');
       sendError(res, requestId, denial.code, denial.message, denial.status, denial.headers);
       outcome = { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, deniedBy: denial.stage, durationMs: 0 };
       return;
     }
-    const delivery = await forwardAndDeliver(pipeline, ctx, req, res);
+    const delivery = await forwardAndDeliver(host, pipeline, ctx, req, res);
     outcome = { status: delivery.status, code: delivery.code, upstreamStatus: delivery.status, usage: delivery.usage, durationMs: 0 };
   } catch (err) {
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'request failed');
     const code = e?.code ?? 'PALISADE_INTERNAL';
-    if (code === 'PALISADE_BODY_TOO_LARGE') res.setHeader('connection', 'close');
+    // An answer before the body was read: close rather than let node read and discard
+    // an unbounded rest for keep-alive.
+    if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
     if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
   } finally {
@@ -167,12 +204,14 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
   };
 }
 
-async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
+async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
   const model = ctx.model;
   const upstream = model.upstream;
+  const peer = ctx.http.remoteAddress;
   const headers = upstreamRequestHeaders(req.headers, {
     requestId: ctx.id,
-    clientAddress: ctx.http.clientAddress,
+    peer: unmapIPv4(peer),
+    trustedPeer: host.trustedProxies.has(peer),
     proto: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
   });
   let body: string | Buffer | undefined;
@@ -206,7 +245,7 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     sendError(res, ctx.id, e.code);
     return { status: e.status, code: e.code };
   }
-  if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id);
+  if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id, MAX_SSE_EVENT);
   const ct = up.headers['content-type'];
   if (typeof ct === 'string' && ct.startsWith('text/event-stream')) return deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
   return deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);

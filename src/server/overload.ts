@@ -1,0 +1,198 @@
+/**
+ * Bounded work: at most `maxInFlight` requests run at once, at most `maxQueued` wait
+ * for a slot (each for at most `queueTimeout`), and while the event loop lags past
+ * `maxEventLoopDelay` new requests are shed at once. Everything past those bounds is
+ * answered 503 PALISADE_OVERLOADED with Retry-After, before its body is read, so an
+ * overload costs a parse of the request head and a short reply, not a model call.
+ *
+ * The admitted path is one comparison and one increment; the lag is sampled off the
+ * request path by a timer over node's event-loop-delay histogram (the method of
+ * @fastify/under-pressure, in a few lines).
+ */
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { z } from 'zod';
+import { duration } from '../config/fields.js';
+
+/** `server.overload` in the config. */
+export const overloadConfigSchema = z
+  .strictObject({
+    maxInFlight: z
+      .number()
+      .int()
+      .min(1)
+      .default(512)
+      .describe('Requests the gateway works on at once (reading the body, stages, upstream call, response). Past it, requests queue.'),
+    maxQueued: z
+      .number()
+      .int()
+      .min(0)
+      .default(512)
+      .describe('Requests that may wait for a slot. Past it, 503 PALISADE_OVERLOADED at once. 0: no queue.'),
+    queueTimeout: duration().prefault('2s').describe('Longest wait in the queue; then 503 PALISADE_OVERLOADED.'),
+    maxEventLoopDelay: duration()
+      .prefault('1s')
+      .describe(
+        'Mean event-loop delay past which new requests are shed with 503, when two samples in a row exceed it (one long pause, e.g. a GC or a reload, does not shed). 0: off.',
+      ),
+    sampleInterval: duration().prefault('500ms').describe('How often the event-loop delay is sampled.'),
+    retryAfter: duration().prefault('1s').describe('Retry-After sent with PALISADE_OVERLOADED (rounded up to seconds).'),
+  })
+  .prefault({})
+  .describe('Overload protection: bounded concurrency, a bounded queue, and shedding when the event loop lags.');
+
+export type OverloadConfig = z.output<typeof overloadConfigSchema>;
+
+/** Why a request was not admitted. */
+export type Refusal = 'in-flight' | 'queue-full' | 'queue-timeout' | 'event-loop-delay';
+
+interface Waiter {
+  resolve(ok: Refusal | undefined): void;
+  timer: NodeJS.Timeout;
+  done: boolean;
+}
+
+const RESOLUTION_MS = 10;
+
+/** Admission control for one listener. Long-lived (it survives reloads; `configure` applies new bounds). */
+export class Admission {
+  /** Requests admitted and not yet left. */
+  inFlight = 0;
+  /** Event-loop delay of the last sample, ms. */
+  eventLoopDelayMs = 0;
+  /** Counts since start, by reason (for metrics and the bench). */
+  readonly shed: Record<Refusal, number> = { 'in-flight': 0, 'queue-full': 0, 'queue-timeout': 0, 'event-loop-delay': 0 };
+  /** Whether the last two samples were past maxEventLoopDelay. */
+  lagging = false;
+  private lastOver = false;
+  private cfg: OverloadConfig;
+  private queue: Waiter[] = [];
+  private head = 0;
+  private histogram?: IntervalHistogram;
+  private sampler?: NodeJS.Timeout;
+
+  constructor(cfg: OverloadConfig) {
+    this.cfg = cfg;
+    this.startSampling();
+  }
+
+  /** Applies new bounds (reload). Requests already admitted or queued keep their place. */
+  configure(cfg: OverloadConfig): void {
+    const resample = cfg.sampleInterval !== this.cfg.sampleInterval || (cfg.maxEventLoopDelay > 0) !== (this.cfg.maxEventLoopDelay > 0);
+    this.cfg = cfg;
+    if (resample) {
+      this.stopSampling();
+      this.startSampling();
+    }
+    this.pump();
+  }
+
+  get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  get retryAfterSeconds(): number {
+    return Math.max(1, Math.ceil(this.cfg.retryAfter / 1000));
+  }
+
+  /**
+   * Admits a request: undefined when it may run now (call `leave` when done), a Refusal
+   * when it must be shed, or a promise of either when it waits in the queue.
+   */
+  enter(): Refusal | undefined | Promise<Refusal | undefined> {
+    if (this.lagging) return this.refuse('event-loop-delay');
+    if (this.inFlight < this.cfg.maxInFlight && this.queued === 0) {
+      this.inFlight++;
+      return undefined;
+    }
+    if (this.queued >= this.cfg.maxQueued) return this.refuse(this.cfg.maxQueued === 0 ? 'in-flight' : 'queue-full');
+    return new Promise<Refusal | undefined>((resolve) => {
+      const w: Waiter = {
+        done: false,
+        resolve,
+        timer: setTimeout(() => {
+          w.done = true;
+          this.shed['queue-timeout']++;
+          resolve('queue-timeout');
+          this.compact();
+        }, this.cfg.queueTimeout),
+      };
+      this.queue.push(w);
+    });
+  }
+
+  /** Ends an admitted request and hands its slot to the oldest waiter. */
+  leave(): void {
+    this.inFlight--;
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.cfg.maxInFlight && this.head < this.queue.length) {
+      const w = this.queue[this.head++];
+      if (w.done) continue;
+      w.done = true;
+      clearTimeout(w.timer);
+      this.inFlight++;
+      w.resolve(undefined);
+    }
+    this.compact();
+  }
+
+  private compact(): void {
+    while (this.head < this.queue.length && this.queue[this.head].done) this.head++;
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private refuse(why: Refusal): Refusal {
+    this.shed[why]++;
+    return why;
+  }
+
+  private startSampling(): void {
+    if (this.cfg.maxEventLoopDelay <= 0) {
+      this.lagging = false;
+      return;
+    }
+    const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+    h.enable();
+    this.histogram = h;
+    this.sampler = setInterval(() => {
+      // The histogram counts the timer's own resolution as delay; take it off.
+      const mean = Number.isNaN(h.mean) ? 0 : h.mean / 1e6 - RESOLUTION_MS;
+      h.reset();
+      this.eventLoopDelayMs = Math.max(0, mean);
+      const over = this.eventLoopDelayMs > this.cfg.maxEventLoopDelay;
+      this.lagging = over && this.lastOver;
+      this.lastOver = over;
+    }, this.cfg.sampleInterval);
+    this.sampler.unref();
+  }
+
+  private stopSampling(): void {
+    clearInterval(this.sampler);
+    this.histogram?.disable();
+    this.sampler = undefined;
+    this.histogram = undefined;
+  }
+
+  /** Stops the sampler and refuses every waiter (shutdown). */
+  close(): void {
+    this.stopSampling();
+    this.lagging = false;
+    for (let i = this.head; i < this.queue.length; i++) {
+      const w = this.queue[i];
+      if (w.done) continue;
+      w.done = true;
+      clearTimeout(w.timer);
+      w.resolve('queue-full');
+    }
+    this.queue = [];
+    this.head = 0;
+  }
+}
