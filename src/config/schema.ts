@@ -81,7 +81,16 @@ const server = z
       .prefault({})
       .describe('The admin listener; keep it off the public network.'),
     bodyLimit: size().prefault('1mb').describe('Largest request body a route accepts (a model may set a smaller one).'),
-    maxHeaderSize: size().prefault('16kb').describe('Largest total size of request headers.'),
+    maxHeaderSize: size()
+      .prefault('16kb')
+      .describe('Largest request head (the request target and header names and values); past it, 431.'),
+    maxHeaderCount: z
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .default(128)
+      .describe('Most request header lines; past it, 431 (node would drop the rest silently).'),
     headersTimeout: duration().prefault('10s').describe('Time a client has to send all request headers (slowloris bound).'),
     requestTimeout: duration()
       .prefault('30s')

@@ -37,7 +37,11 @@ export const ERRORS = {
     message: 'The request body is too large.',
     doc: 'Larger than the model bodyLimit or server.bodyLimit.',
   },
-  PALISADE_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.', doc: 'Larger than server.maxHeaderSize.' },
+  PALISADE_HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request headers are too large.',
+    doc: 'Larger than server.maxHeaderSize, or more lines than server.maxHeaderCount.',
+  },
   PALISADE_REQUEST_TIMEOUT: {
     status: 408,
     message: 'The request was not received in time.',

@@ -17,6 +17,18 @@ export interface PathMatch {
 
 export type MatchResult = { match: PathMatch } | { error: 'PALISADE_NOT_FOUND' | 'PALISADE_METHOD_NOT_ALLOWED' };
 
+/**
+ * The methods the gateway serves at all (raw routes forward these and no others: TRACE,
+ * CONNECT and extension methods never reach a model server).
+ */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+const METHOD_SET: ReadonlySet<string> = new Set(HTTP_METHODS);
+
+/** Whether the gateway serves `method` at all. */
+export function isServedMethod(method: string): boolean {
+  return METHOD_SET.has(method);
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

@@ -13,6 +13,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
 import { errorBody, errorSpec } from '../pipeline/errors.js';
+import { HTTP_METHODS } from '../protocols/routes.js';
 import { requestIdFrom } from '../proxy/headers.js';
 import { Runtime } from '../runtime.js';
 import { MemoryStore } from '../state/memory.js';
@@ -39,7 +40,6 @@ export interface GatewayOptions {
 
 export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export class Gateway implements HandlerHost {
   private runtime!: Runtime;
@@ -134,6 +134,8 @@ export class Gateway implements HandlerHost {
     } as never) as unknown as FastifyInstance;
     const http = this.app.server as Server;
     http.headersTimeout = server.headersTimeout;
+    // One over the bound, so that the handler sees a request past it and refuses it.
+    http.maxHeadersCount = server.maxHeaderCount + 1;
     if (server.maxConnections > 0) http.maxConnections = server.maxConnections;
     this.connections.attach(http);
     // Node would answer these itself, outside the one error shape.
@@ -150,7 +152,7 @@ export class Gateway implements HandlerHost {
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     this.app.route({
-      method: [...METHODS],
+      method: [...HTTP_METHODS],
       url: '/*',
       handler: (request, reply) => {
         reply.hijack();
@@ -158,14 +160,21 @@ export class Gateway implements HandlerHost {
       },
     });
     this.app.route({
-      method: [...METHODS],
+      method: [...HTTP_METHODS],
       url: '/',
       handler: (request, reply) => {
         reply.hijack();
         return handleRequest(this, request.raw, reply.raw);
       },
     });
-    // Methods outside METHODS (PROPFIND, TRACE, ...): the handler answers 404/405.
+    // Fastify's own checks before the handler (an empty or malformed Content-Type) would
+    // answer outside the one error shape; the handler never throws, so any error here is
+    // one of those, and the handler answers it in its place.
+    this.app.setErrorHandler((_err, request, reply) => {
+      reply.hijack();
+      return onRequest(request.raw, reply.raw);
+    });
+    // Methods outside HTTP_METHODS (PROPFIND, TRACE, ...): the handler answers 404/405.
     this.app.setNotFoundHandler((request, reply) => {
       reply.hijack();
       return onRequest(request.raw, reply.raw);
@@ -287,7 +296,7 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   const sa = a.config.server;
   const sb = b.config.server;
   const keys: string[] = [];
-  for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxConnectionsPerClient'] as const) {
+  for (const k of ['listen', 'admin', 'maxHeaderSize', 'maxHeaderCount', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxConnectionsPerClient'] as const) {
     if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
   }
   if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');

@@ -11,7 +11,7 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { HttpInfo, Outcome, RouteMatch } from '../pipeline/types.js';
 import { isObject } from '../protocols/adapter.js';
-import { matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
+import { isServedMethod, matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
 import { upstreamRequestHeaders, requestIdFrom } from '../proxy/headers.js';
 import { upstreamError } from '../proxy/upstream.js';
 import type { ModelRuntime, Runtime } from '../runtime.js';
@@ -78,6 +78,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
     if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
       throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
     }
+    if (req.rawHeaders.length > 2 * rt.config.server.maxHeaderCount) throw new GatewayError('PALISADE_HEADERS_TOO_LARGE');
     const resolved = await resolve(rt, req);
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
@@ -148,6 +149,7 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
   if ('error' in m) {
     const raw = rt.matchRaw(path);
     if (!raw) throw new GatewayError(m.error);
+    if (!isServedMethod(method)) throw new GatewayError('PALISADE_METHOD_NOT_ALLOWED');
     const suffix = safeRawSuffix(raw.suffix);
     if (suffix === undefined) throw new GatewayError('PALISADE_NOT_FOUND');
     const hasBody = method !== 'GET' && method !== 'HEAD';
@@ -220,6 +222,7 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
     // Inspect what you forward: the parsed (and inspected) object, re-serialized.
     body = JSON.stringify(ctx.request.body);
     headers['content-type'] = 'application/json';
+    delete headers['content-encoding'];
   }
   let up;
   try {
