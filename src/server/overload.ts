@@ -162,10 +162,23 @@ export class Admission {
     const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
     h.enable();
     this.histogram = h;
+    // The window's mean comes from the running totals: reset() would also forget the
+    // time of the last tick, and so drop exactly the long gap a blocked loop leaves
+    // when the sampler runs right after it (as it does: both are due then).
+    let count = 0;
+    let sum = 0;
     this.sampler = setInterval(() => {
-      // The histogram counts the timer's own resolution as delay; take it off.
-      const mean = Number.isNaN(h.mean) ? 0 : h.mean / 1e6 - RESOLUTION_MS;
-      h.reset();
+      const c = h.count;
+      const total = c === 0 ? 0 : h.mean * c;
+      const n = c - count;
+      // Each tick records the time since the one before: the resolution plus the delay.
+      const mean = n > 0 ? (total - sum) / n / 1e6 - RESOLUTION_MS : 0;
+      count = c;
+      sum = total;
+      if (c > 1e6) {
+        h.reset();
+        count = sum = 0;
+      }
       this.eventLoopDelayMs = Math.max(0, mean);
       const over = this.eventLoopDelayMs > this.cfg.maxEventLoopDelay;
       this.lagging = over && this.lastOver;
