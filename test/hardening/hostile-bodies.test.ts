@@ -124,7 +124,7 @@ const forwarded: [string, string, string, (s: Stats) => void][] = [
 
 for (const [name, path, body, check] of forwarded) {
   test(`forwarded as parsed: ${name}`, async () => {
-    const headers = name.includes('Content-Encoding') ? { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'identity' } : {};
+    const headers: Record<string, string> = name.includes('Content-Encoding') ? { 'content-type': 'application/json; charset=utf-8', 'content-encoding': 'identity' } : {};
     const { r, s } = await send(path, body, headers);
     assert.ok(r.status !== undefined && errorCode(r) === undefined, r.raw.slice(0, 300));
     assertCanonical(s);
