@@ -19,7 +19,9 @@ export class SseParseError extends Error {
   readonly code = 'PALISADE_SSE_EVENT_TOO_LARGE';
 }
 
-const BOUNDARY = /\r\n\r\n|\n\n|\r\r|\r\n\n|\n\r\n/;
+// A blank line: a line end (CRLF, CR or LF) right after another. A CR at the end of
+// the buffer counts as a line end already: an LF after it only finishes a CRLF.
+const BOUNDARY = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)/;
 
 export class SseParser {
   private buf = '';
@@ -34,7 +36,6 @@ export class SseParser {
     for (;;) {
       const m = BOUNDARY.exec(this.buf);
       if (!m) break;
-      // A lone \r at the end may be the first half of \r\n: wait for more.
       const block = this.buf.slice(0, m.index);
       this.buf = this.buf.slice(m.index + m[0].length);
       const ev = parseBlock(block);
@@ -115,7 +116,8 @@ export class SseRelay {
         if (this.afterCr) {
           // The LF of a CRLF: part of the line end already counted.
           this.afterCr = false;
-          if (cut === i - 1 || (i === 0 && cut === -1 && this.heldSize === 0)) cut = i;
+          // If that CR ended an event (here, or as the last byte released before), the LF goes with it.
+          if ((cut >= 0 && cut === i - 1) || (i === 0 && this.heldSize === 0)) cut = i;
           continue;
         }
         if (this.afterEol) cut = i;

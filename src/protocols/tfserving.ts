@@ -14,6 +14,16 @@ function tensorOf(name: string, v: unknown, what: string, batched: boolean): Inf
   return { name, shape: batched || shape.length > 0 ? shape : [1], datatype: 'FP32', data };
 }
 
+/**
+ * `predictions.scores.v2` → [`predictions`, `scores.v2`]: split at the first dot only,
+ * since output names may hold dots (split('.', 2) would drop the rest and write the
+ * changed values under another name, leaving the original unchanged).
+ */
+function outputKey(tensorName: string): [string, string | undefined] {
+  const dot = tensorName.indexOf('.');
+  return dot < 0 ? [tensorName, undefined] : [tensorName.slice(0, dot), tensorName.slice(dot + 1)];
+}
+
 export const tfservingAdapter: ProtocolAdapter = {
   protocol: 'tfserving',
 
@@ -57,9 +67,12 @@ export const tfservingAdapter: ProtocolAdapter = {
     if (!isObject(body)) throw badResponse('response is not a JSON object');
     const tensors: InferenceTensor[] = [];
     if (status < 300 && req.operation === 'predict') {
-      const out = body.predictions ?? body.outputs;
-      if (out === undefined) throw badResponse('response has neither predictions nor outputs');
+      // Exactly one of them: a second one would pass to the client unread (and undefended).
+      if ((body.predictions === undefined) === (body.outputs === undefined)) {
+        throw badResponse('response must have exactly one of predictions or outputs');
+      }
       const key = body.predictions !== undefined ? 'predictions' : 'outputs';
+      const out = body[key];
       try {
         if (isObject(out)) for (const [name, v] of Object.entries(out)) tensors.push(tensorOf(`${key}.${name}`, v, name, true));
         else tensors.push(tensorOf(key, out, key, true));
@@ -77,7 +90,7 @@ export const tfservingAdapter: ProtocolAdapter = {
   serializeResponse(res: InferenceResponse): string {
     const body = res.body as Record<string, unknown>;
     for (const t of res.tensors) {
-      const [key, name] = t.name.split('.', 2);
+      const [key, name] = outputKey(t.name);
       const nested = nest(t.data, t.shape);
       if (name === undefined) body[key] = nested;
       else (body[key] as Record<string, unknown>)[name] = nested;

@@ -209,7 +209,13 @@ export class Gateway implements HandlerHost {
    * one at a time.
    */
   reload(): Promise<ReloadResult> {
-    this.reloadChain = this.reloadChain.then(() => this.doReload());
+    // Never rejects: a reload that fails in any way is refused and the chain goes on.
+    this.reloadChain = this.reloadChain.then(() =>
+      this.doReload().catch((err: unknown) => {
+        this.logger.error({ err }, 'config reload refused: the old config keeps serving');
+        return { ok: false as const, problems: [(err as Error)?.message ?? String(err)] };
+      }),
+    );
     return this.reloadChain;
   }
 

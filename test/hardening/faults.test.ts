@@ -7,6 +7,7 @@
  * client socket, no timer over the baseline.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
@@ -229,4 +230,18 @@ test('the same faults again and again hold no more than once', async () => {
     await call('refused');
   }
   await assertNoLeak('repeated faults');
+});
+
+test('a reload of YAML that cannot be read (invalid syntax, an alias bomb) is refused; the old config keeps serving', async () => {
+  const good = readFileSync(gw.file, 'utf8');
+  try {
+    for (const bad of ['models: [ {', `${good}\nx: &x [*x]\n`, 'a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n']) {
+      writeFileSync(gw.file, bad);
+      const r = await gw.gw.reload();
+      assert.equal(r.ok, false);
+      assert.equal((await call('demo-llm')).status, 200, 'the old config serves');
+    }
+  } finally {
+    writeFileSync(gw.file, good);
+  }
 });

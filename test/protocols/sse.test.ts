@@ -56,3 +56,18 @@ test('SseRelay passes bytes unchanged, CRLF and CR line ends included, and holds
   assert.equal(out + relay.end().toString(), input);
   assert.throws(() => new SseRelay(8).push(Buffer.from('data: 0123456789')), /larger than 8/);
 });
+
+test('regression: a blank line made of CRLF then CR (or LF then CR) did not end an event, merging two events into one', () => {
+  for (const sep of ['\r\n\r', '\n\r']) {
+    const events = new SseParser().push(`data: a${sep}data: b\n\n`);
+    assert.deepEqual(events, [{ data: 'a' }, { data: 'b' }], JSON.stringify(sep));
+  }
+});
+
+test('regression: the relay released a held line as an event when the LF of its CRLF came in the next chunk', () => {
+  const relay = new SseRelay();
+  assert.equal(relay.push(Buffer.from(':')).length, 0);
+  assert.equal(relay.push(Buffer.from('\r')).length, 0);
+  assert.equal(relay.push(Buffer.from('\n')).length, 0, 'one line end is no event');
+  assert.equal(relay.push(Buffer.from('\r\n')).toString(), ':\r\n\r\n');
+});
