@@ -58,8 +58,23 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
 /** Answers without running the request, closing the connection when its body was not read. */
 function refuse(req: IncomingMessage, res: ServerResponse, code: string, headers?: Record<string, string>): void {
   if (res.destroyed) return;
-  if (!req.complete || code === 'PALISADE_SHUTTING_DOWN') res.setHeader('connection', 'close');
+  if (code === 'PALISADE_SHUTTING_DOWN' || bodyLeftUnread(req)) res.setHeader('connection', 'close');
   sendError(res, requestIdFrom(req.headers['x-request-id'], randomUUID), code, undefined, undefined, headers);
+}
+
+/** Past this much unread body, an early answer closes the connection instead of reading the rest. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/**
+ * Whether answering now would leave node to read and discard a large or unbounded rest
+ * of the body to keep the connection: then the answer closes it instead. A small
+ * declared body is discarded (usually it is already in the socket buffer), so that
+ * shedding under load does not also cost every client a new connection.
+ */
+function bodyLeftUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  return Number(req.headers['content-length'] ?? 0) > DISCARD_LIMIT;
 }
 
 async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -104,7 +119,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
     const denial = await pipeline.runRequest(ctx);
     if (denial) {
       if (denial.code === 'PALISADE_INTERNAL') host.logger.error({ err: denial.cause, requestId, stage: denial.stage }, 'stage failed');
-      if (!req.complete) res.setHeader('connection', 'close');
+      if (bodyLeftUnread(req)) res.setHeader('connection', 'close');
       sendError(res, requestId, denial.code, denial.message, denial.status, denial.headers);
       outcome = { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, deniedBy: denial.stage, durationMs: 0 };
       return;
@@ -115,9 +130,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'request failed');
     const code = e?.code ?? 'PALISADE_INTERNAL';
-    // An answer before the body was read: close rather than let node read and discard
-    // an unbounded rest for keep-alive.
-    if (!req.complete && !res.headersSent) res.setHeader('connection', 'close');
+    if (!res.headersSent && bodyLeftUnread(req)) res.setHeader('connection', 'close');
     if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
   } finally {

@@ -42,8 +42,13 @@ export const overloadConfigSchema = z
 
 export type OverloadConfig = z.output<typeof overloadConfigSchema>;
 
-/** Why a request was not admitted. */
-export type Refusal = 'in-flight' | 'queue-full' | 'queue-timeout' | 'event-loop-delay';
+/**
+ * Why a request was not admitted: no slot and no queue; the queue full; its wait past
+ * queueTimeout; a standing queue (not drained for queueTimeout: under sustained
+ * overload a queue only adds its timeout to every admitted request's latency); the
+ * event loop lagging.
+ */
+export type Refusal = 'in-flight' | 'queue-full' | 'queue-timeout' | 'queue-standing' | 'event-loop-delay';
 
 interface Waiter {
   resolve(ok: Refusal | undefined): void;
@@ -60,13 +65,15 @@ export class Admission {
   /** Event-loop delay of the last sample, ms. */
   eventLoopDelayMs = 0;
   /** Counts since start, by reason (for metrics and the bench). */
-  readonly shed: Record<Refusal, number> = { 'in-flight': 0, 'queue-full': 0, 'queue-timeout': 0, 'event-loop-delay': 0 };
+  readonly shed: Record<Refusal, number> = { 'in-flight': 0, 'queue-full': 0, 'queue-timeout': 0, 'queue-standing': 0, 'event-loop-delay': 0 };
   /** Whether the last two samples were past maxEventLoopDelay. */
   lagging = false;
   private lastOver = false;
   private cfg: OverloadConfig;
   private queue: Waiter[] = [];
   private head = 0;
+  /** When the queue was last empty (performance.now()). */
+  private drainedAt = performance.now();
   private histogram?: IntervalHistogram;
   private sampler?: NodeJS.Timeout;
 
@@ -105,6 +112,10 @@ export class Admission {
       return undefined;
     }
     if (this.queued >= this.cfg.maxQueued) return this.refuse(this.cfg.maxQueued === 0 ? 'in-flight' : 'queue-full');
+    // A queue is for bursts: one that has not drained for a whole queueTimeout is a
+    // standing queue, and joining it would only wait out the timeout (CoDel's insight).
+    if (this.queued > 0 && performance.now() - this.drainedAt > this.cfg.queueTimeout) return this.refuse('queue-standing');
+    if (this.queued === 0) this.drainedAt = performance.now();
     return new Promise<Refusal | undefined>((resolve) => {
       const w: Waiter = {
         done: false,
@@ -141,6 +152,7 @@ export class Admission {
   private compact(): void {
     while (this.head < this.queue.length && this.queue[this.head].done) this.head++;
     if (this.head === this.queue.length) {
+      if (this.queue.length > 0) this.drainedAt = performance.now();
       this.queue = [];
       this.head = 0;
     } else if (this.head > 1024 && this.head * 2 > this.queue.length) {

@@ -122,3 +122,25 @@ test('sheds while the event loop lags past maxEventLoopDelay for two samples, an
     a.close();
   }
 });
+
+test('a standing queue (not drained for a whole queueTimeout) takes no newcomers: they are shed at once', async () => {
+  const a = new Admission(cfg({ maxInFlight: 1, maxQueued: 10, queueTimeout: 300 }));
+  try {
+    a.enter();
+    const first = a.enter();
+    await sleep(200);
+    const second = a.enter();
+    assert.ok(second instanceof Promise, 'a young queue still takes waiters');
+    assert.equal(await first, 'queue-timeout');
+    await sleep(10);
+    assert.equal(a.enter(), 'queue-standing', 'the queue has not been empty for longer than queueTimeout');
+    assert.equal(await second, 'queue-timeout');
+    const third = a.enter();
+    assert.ok(third instanceof Promise, 'once drained, the queue takes waiters again');
+    a.leave();
+    assert.equal(await third, undefined);
+    assert.equal(a.shed['queue-standing'], 1);
+  } finally {
+    a.close();
+  }
+});
