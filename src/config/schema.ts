@@ -132,8 +132,12 @@ const upstream = z.strictObject({
   timeouts: z
     .strictObject({
       connect: duration().prefault('2s').describe('TCP (and TLS) connect timeout.'),
-      headers: duration().prefault('30s').describe('Time until the upstream sends response headers.'),
-      body: duration().prefault('60s').describe('Longest silence between two body chunks of the upstream response.'),
+      headers: duration()
+        .prefault('30s')
+        .describe('Time until the upstream sends response headers (checked about twice a second: up to ~1 s late).'),
+      body: duration()
+        .prefault('60s')
+        .describe('Longest silence between two body chunks of the upstream response (checked about twice a second: up to ~1 s late).'),
     })
     .prefault({}),
   pool: z
