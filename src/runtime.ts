@@ -7,6 +7,9 @@
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPath } from './config/load.js';
 import type { ModelConfig } from './config/schema.js';
+import { authOf } from './auth/identify-stage.js';
+import type { Auth } from './auth/auth.js';
+import type { HttpInfo } from './pipeline/types.js';
 import { buildStages } from './pipeline/order.js';
 import { Pipeline } from './pipeline/pipeline.js';
 import type { ProtocolAdapter } from './protocols/adapter.js';
@@ -27,6 +30,8 @@ export class Runtime {
   private inflight = 0;
   private retired = false;
   private drained?: () => void;
+  /** Identity and access of this config (token exchange, JWKS), when `auth` is set. */
+  readonly auth: Auth | undefined;
 
   private constructor(
     readonly loaded: LoadedConfig,
@@ -35,7 +40,9 @@ export class Runtime {
     readonly rawPrefixes: readonly (readonly [string, ModelRuntime])[],
     readonly upstreams: ReadonlyMap<string, Upstream>,
     readonly pipeline: Pipeline,
-  ) {}
+  ) {
+    this.auth = authOf(pipeline.stages);
+  }
 
   get config() {
     return this.loaded.config;
@@ -46,7 +53,7 @@ export class Runtime {
     const upstreams = new Map<string, Upstream>();
     try {
       for (const [name, up] of Object.entries(config.upstreams)) {
-        upstreams.set(name, new Upstream(name, up, (p) => resolveConfigPath(loaded, p)));
+        upstreams.set(name, new Upstream(name, up, (p) => resolveConfigPath(loaded, p), services.events));
       }
       const models = new Map<string, ModelRuntime>();
       const raw: [string, ModelRuntime][] = [];
@@ -84,11 +91,16 @@ export class Runtime {
     return undefined;
   }
 
-  /** GET /v1/models, answered by the gateway from config: the OpenAI-protocol models. */
-  listModels(): unknown {
-    const data: unknown[] = [];
-    for (const m of this.models.values()) if (m.upstream.config.protocol === 'openai') data.push(this.describeModel(m));
-    return { object: 'list', data };
+  /** GET /v1/models, answered by the gateway from config: the OpenAI-protocol models this caller may call now. */
+  async listModels(http: HttpInfo): Promise<unknown> {
+    const openai = [...this.models.values()].filter((m) => m.upstream.config.protocol === 'openai');
+    const visible = await this.pipeline.visibleModels(http, openai);
+    return { object: 'list', data: visible.map((m) => this.describeModel(m)) };
+  }
+
+  /** Whether this caller may see (and call) a model now. */
+  async isVisible(http: HttpInfo, model: ModelRuntime): Promise<boolean> {
+    return (await this.pipeline.visibleModels(http, [model])).length > 0;
   }
 
   /** GET /v1/models/{name} for an OpenAI-protocol model. */

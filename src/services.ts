@@ -3,6 +3,9 @@
  * pools and stages, not these): the logger, the telemetry observer, the state store.
  */
 import type { StageObserver } from './pipeline/stage.js';
+import type { UpstreamEvents } from './proxy/upstream.js';
+import type { DetectorSessions } from './detect/sessions.js';
+import type { LimiterRegistry } from './limits/limiters.js';
 import type { StateStore } from './state/store.js';
 
 export interface Logger {
@@ -18,6 +21,27 @@ export interface Services {
   observer: StageObserver;
   /** Per-principal state: limits, risk, stream detectors, revocations. */
   state: StateStore;
+  /** Events of long-lived parts (circuit breakers, reloads, the state store) that telemetry counts. */
+  events?: GatewayEvents;
+  /**
+   * Limit counters (rate-limiter-flexible) on the same backend as `state`, kept across
+   * reloads. Optional: the limit stage builds its own (not kept across reloads) without it.
+   */
+  limiters?: LimiterRegistry;
+  /**
+   * ONNX sessions of detector packages, reused across reloads while a package is
+   * unchanged. Optional so that code building Services for a test need not make one
+   * (the inspect stage then owns its sessions).
+   */
+  detectors?: DetectorSessions;
+}
+
+/** Events that are not about one request. Every hook is optional; none may throw. */
+export interface GatewayEvents extends UpstreamEvents {
+  /** A config reload finished: `ok` when the new config serves, else the old one still does. */
+  onReload?(ok: boolean): void;
+  /** The state store serves from local memory because the shared store is unreachable (`true`), or is back (`false`). */
+  onStateFallback?(active: boolean): void;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -6,41 +6,18 @@
  * every field states its default.
  */
 import { z } from 'zod';
-import { parseDuration, parseListen, parseRate, parseSize } from './units.js';
+import { crossCheckDefenses, defensesConfigSchema } from '../defend/config.js';
+import { duration, size } from './fields.js';
+import { parseListen } from './units.js';
+import { telemetryConfigSchema } from '../telemetry/config.js';
+import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from '../detect/config.js';
+import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
+import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
+import { stateConfigSchema } from '../state/config.js';
 import { overloadConfigSchema } from '../server/overload.js';
 
-/** A duration (`30s`, `5m`, or milliseconds), parsed to milliseconds at load. */
-export const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid duration "${v}" (expected e.g. 250ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-
-/** A size (`512kb`, `1mb`, or bytes), parsed to bytes at load. */
-export const size = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const bytes = parseSize(v);
-    if (bytes === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid size "${v}" (expected e.g. 64kb, 1mb)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
-
-/** A rate (`60/m`, `10/s`), parsed to `{ points, windowMs }` at load. */
-export const rate = () =>
-  z.string().transform((v, ctx) => {
-    const r = parseRate(v);
-    if (r === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid rate "${v}" (expected e.g. 60/m, 10/s, 100/30s)` });
-      return z.NEVER;
-    }
-    return r;
-  });
+/** The unit fields live in fields.ts (section schemas elsewhere import them from there). */
+export { duration, size, rate } from './fields.js';
 
 const listen = () =>
   z.string().transform((v, ctx) => {
@@ -177,6 +154,14 @@ const model = z.strictObject({
     .regex(/^\/[A-Za-z0-9._~\/-]*[A-Za-z0-9._~-]$/)
     .optional()
     .describe('raw protocol only: requests under this prefix go to the upstream with the prefix removed (default /raw/<name>).'),
+  defense: z.string().optional().describe('Name of an entry of `defenses.policies`: the output defense of this model.'),
+  passRawWhenUndefended: z
+    .boolean()
+    .default(false)
+    .describe('Pass an upstream response that the protocol adapter cannot parse through unchanged instead of 502. Only for a model without an enforced defense.'),
+  detectors: modelDetectorsSchema,
+  criticality: criticalitySchema,
+  limits: modelLimitsSchema.optional(),
 });
 
 const demo = z
@@ -195,6 +180,12 @@ export const configSchema = z
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/), upstream).describe('Model servers, by name.'),
     models: z.array(model).min(1).describe('Models that clients may call, and the upstream that serves each.'),
     demo: demo.optional(),
+    defenses: defensesConfigSchema.prefault({}),
+    detectors: detectorsConfigSchema.prefault({}),
+    auth: authConfigSchema.optional(),
+    state: stateConfigSchema,
+    limits: limitsConfigSchema,
+    telemetry: telemetryConfigSchema,
   })
   .describe('palisade gateway configuration');
 
@@ -233,10 +224,14 @@ export function crossCheck(input: unknown): CrossProblem[] {
       else seen.set(name, i);
     }
   });
+  out.push(...crossCheckDefenses(input));
+  out.push(...crossCheckDetectors(input));
+  out.push(...crossCheckLimits(input, new Set(seen.keys())));
   const tls = c.server?.tls;
   if (tls && (tls.requestClientCert || tls.requireClientCert) && !tls.clientCa) {
     out.push({ path: ['server', 'tls'], message: 'client certificates need clientCa' });
   }
+  out.push(...authCrossCheck(input));
   return out;
 }
 

@@ -29,6 +29,21 @@ export const ERRORS = {
     message: 'The request content type is not supported.',
     doc: 'Inference routes accept application/json only (no compressed bodies).',
   },
+  PALISADE_UNAUTHENTICATED: {
+    status: 401,
+    message: 'Authentication is required, or the credential is not valid.',
+    doc: 'No credential where policy needs one, or a JWT / API key that failed a check (signature, alg, kid, iss, aud, exp, nbf, size, revocation, certificate binding). The reason is in the audit record only.',
+  },
+  PALISADE_FORBIDDEN: {
+    status: 403,
+    message: 'The caller may not use this model.',
+    doc: "The policy of the model's criticality refuses this principal (scope, tenant, role, acr, auth_time age, sender-constrained token, model binding). The reason is in the audit record.",
+  },
+  PALISADE_RISK_TOO_HIGH: {
+    status: 403,
+    message: 'Access is refused for now because of recent activity; try again later.',
+    doc: "The caller's risk score (decaying, raised by auth failures, detector flags, rate-limit hits) is above the maxRisk of the model's criticality, or at tokenExchange.refuseAtRisk.",
+  },
   PALISADE_UNKNOWN_MODEL: { status: 404, message: 'The model does not exist.', doc: 'No entry of `models` has this name.' },
   PALISADE_NOT_FOUND: { status: 404, message: 'No route matches this path.', doc: 'The path is not an inference route of any configured protocol.' },
   PALISADE_METHOD_NOT_ALLOWED: { status: 405, message: 'The method is not allowed on this route.', doc: 'E.g. GET on /v1/chat/completions.' },
@@ -46,6 +61,11 @@ export const ERRORS = {
     status: 408,
     message: 'The request was not received in time.',
     doc: 'The client took longer than server.requestTimeout to send the request.',
+  },
+  PALISADE_OUTPUT_POLICY: {
+    status: 400,
+    message: 'The request asks for more model output than the output policy of this model allows.',
+    doc: 'An output defense (docs/defenses.md) refused top_logprobs/logprobs over its cap, logprobs it strips, echo with logprobs, or n over its cap. The message says which.',
   },
   PALISADE_UPSTREAM_UNAVAILABLE: {
     status: 502,
@@ -86,6 +106,41 @@ export const ERRORS = {
     status: 417,
     message: 'The expectation in the Expect header is not supported.',
     doc: 'An Expect header other than 100-continue.',
+  },
+  PALISADE_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many requests; retry after the time in Retry-After.',
+    doc: 'A `requests` limit (rate, and burst when configured) of a limit rule is used up for this key. See docs/limits.md.',
+  },
+  PALISADE_TOKEN_BUDGET: {
+    status: 429,
+    message: 'The token budget is used up; retry after the time in Retry-After.',
+    doc: 'A `tokens` limit: the reservation (prompt estimate + max_tokens) does not fit what is left of the window, or a streamed response crossed the budget (ended with this code as a final SSE error event).',
+  },
+  PALISADE_CONCURRENCY: {
+    status: 429,
+    message: 'Too many requests in flight; retry when one has finished.',
+    doc: 'A `concurrency` limit: this key already has `max` requests in flight.',
+  },
+  PALISADE_QUERY_BUDGET: {
+    status: 429,
+    message: 'The daily query budget is used up; retry after the time in Retry-After.',
+    doc: 'A `queries` limit: the per-day budget (UTC day) of this key is used up. A defense against model extraction.',
+  },
+  PALISADE_STATE_UNAVAILABLE: {
+    status: 503,
+    message: 'The gateway cannot check limits right now; try again later.',
+    doc: 'Redis is unreachable and `state.onStoreFailure` is `deny`.',
+  },
+  PALISADE_INPUT_REJECTED: {
+    status: 403,
+    message: 'The input was rejected by a detector.',
+    doc: 'A detector in enforce mode with action block scored the input at or over its threshold. The message names the detector, never the score (the audit record has it).',
+  },
+  PALISADE_DETECTOR_UNAVAILABLE: {
+    status: 503,
+    message: 'A detector could not inspect the input; try again later.',
+    doc: 'A detector failed or exceeded its latency budget and is not failOpen (fail closed). The log line with the request id has the cause.',
   },
   PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent, with Connection: close, to requests that arrive on open connections while draining on SIGTERM.' },
   PALISADE_INTERNAL: {

@@ -3,9 +3,10 @@
  * reverse, turns a throwing stage into an internal-error denial, times and observes
  * every call, and calls every entered stage's `done` hook exactly once.
  */
+import type { ModelRuntime } from '../runtime.js';
 import type { RequestContext } from './context.js';
-import type { Stage, StageObserver } from './stage.js';
-import type { Decision, InferenceResponse, Outcome } from './types.js';
+import type { RejectedRequest, Stage, StageObserver } from './stage.js';
+import type { Decision, HttpInfo, InferenceResponse, Outcome } from './types.js';
 
 export type Denial = Extract<Decision, { allow: false }> & { stage: string };
 
@@ -17,6 +18,7 @@ export class Pipeline {
   private readonly requestStages: readonly Stage[];
   private readonly responseStages: readonly Stage[];
   private readonly wanting: readonly Stage[];
+  private readonly filtering: readonly Stage[];
 
   constructor(
     stages: Stage[],
@@ -32,11 +34,20 @@ export class Pipeline {
     this.requestStages = this.stages.filter((s) => s.request);
     this.responseStages = this.stages.filter((s) => s.response).reverse();
     this.wanting = this.stages.filter((s) => s.wantsResponse);
+    this.filtering = this.stages.filter((s) => s.visibleModels);
+  }
+
+  /** The models a caller may see (GET /v1/models): every stage with a visibleModels hook narrows the list. */
+  async visibleModels(http: HttpInfo, models: readonly ModelRuntime[]): Promise<readonly ModelRuntime[]> {
+    let out = models;
+    for (const s of this.filtering) out = await s.visibleModels!(http, out);
+    return out;
   }
 
   /** Runs the request side. Returns the first denial, or undefined when every stage allowed. */
   async runRequest(ctx: RequestContext): Promise<Denial | undefined> {
     const t = ctx as Tracked;
+    if (this.observer.requestStart) this.guard(() => this.observer.requestStart!(ctx));
     const stages = this.stages;
     for (let i = 0; i < stages.length; i++) {
       const stage = stages[i];
@@ -89,6 +100,29 @@ export class Pipeline {
       } catch (err) {
         this.onObserverError(err);
       }
+    }
+  }
+
+  /** Tells the observer that the upstream call starts; it may add trace headers to `headers`. */
+  upstreamStart(ctx: RequestContext, headers: Record<string, string | string[]>): void {
+    if (this.observer.upstreamStart) this.guard(() => this.observer.upstreamStart!(ctx, headers));
+  }
+
+  /** Tells the observer that the upstream answered (`status`) or failed (`code`). */
+  upstreamEnd(ctx: RequestContext, status: number | undefined, code?: string): void {
+    if (this.observer.upstreamEnd) this.guard(() => this.observer.upstreamEnd!(ctx, status, code));
+  }
+
+  /** Tells the observer about a request refused before any stage ran. */
+  rejected(info: RejectedRequest): void {
+    if (this.observer.requestRejected) this.guard(() => this.observer.requestRejected!(info));
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.onObserverError(err);
     }
   }
 

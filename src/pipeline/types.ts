@@ -20,6 +20,8 @@ export interface Principal {
   issuer?: string;
   /** Token id, when the credential is a JWT. */
   jti?: string;
+  /** Models the credential is bound to (an exchanged token names its model); undefined: any model. */
+  models?: string[];
 }
 
 export interface InferenceText {
@@ -65,6 +67,36 @@ export interface TokenUsage {
   outputTokens?: number;
 }
 
+/** One alternative token of a top-log-probabilities list. */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  /** UTF-8 bytes of the token, when the protocol sends them. */
+  bytes?: number[] | null;
+}
+
+/** The log-probability of one generated (or echoed) token and its most likely alternatives. */
+export interface TokenLogprob {
+  /** null when the protocol has none for this token (the first echoed prompt token). */
+  logprob: number | null;
+  /** Alternatives, most likely first; null when the protocol sends none for this token. */
+  top: TopLogprob[] | null;
+}
+
+/**
+ * The log-probabilities of one choice of an LLM response (or of one SSE chunk of it), in
+ * protocol-neutral form. Stages may change the numbers, shorten `top` lists, or set
+ * `strip`; the adapter writes the view back into the body when it serializes.
+ */
+export interface ChoiceLogprobs {
+  /** Position of the choice in the response's list of choices. */
+  choice: number;
+  /** Every scored token of the choice, in order. */
+  tokens: TokenLogprob[];
+  /** Set by a stage: the adapter removes this choice's log-probabilities altogether. */
+  strip?: boolean;
+}
+
 /**
  * A response (or one SSE event of a streamed response) in protocol-neutral form. Stages
  * change `tensors` (and the adapter-specific views) in place; the adapter writes them
@@ -79,6 +111,8 @@ export interface InferenceResponse {
   /** The parsed JSON body, or the parsed data of one SSE event. */
   body: unknown;
   tensors: InferenceTensor[];
+  /** LLM token log-probabilities, one entry per choice that carries them (absent when none do). */
+  logprobs?: ChoiceLogprobs[];
   usage?: TokenUsage;
 }
 
@@ -146,9 +180,12 @@ export interface Outcome {
   status: number;
   /** Error code when the gateway answered with an error. */
   code?: string;
-  /** Stage that denied, if any. */
+  /** Stage that denied, if any (a request or a response stage). */
   deniedBy?: string;
+  /** Status of the upstream response, when the upstream answered. */
   upstreamStatus?: number;
+  /** Milliseconds from arrival to the first body bytes of the upstream response. */
+  firstByteMs?: number;
   usage?: TokenUsage;
   durationMs: number;
   /** True when the client went away before the end. */

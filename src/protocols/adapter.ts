@@ -5,7 +5,7 @@
  */
 import type { Protocol } from '../config/schema.js';
 import { GatewayError } from '../pipeline/errors.js';
-import type { InferenceRequest, InferenceResponse, RouteMatch } from '../pipeline/types.js';
+import type { InferenceParams, InferenceRequest, InferenceResponse, RouteMatch } from '../pipeline/types.js';
 
 export interface ParseInput {
   route: RouteMatch;
@@ -26,6 +26,18 @@ export interface ProtocolAdapter {
   parseEvent(data: unknown, req: InferenceRequest): InferenceResponse;
   /** Writes the (possibly changed) neutral view back into its body and serializes it. */
   serializeResponse(res: InferenceResponse): string;
+  /**
+   * Rewrites the request body so that it asks for `change` (a stage clamped what the
+   * client asked for: fewer choices, fewer log-probabilities, no echo), and keeps
+   * `req.params` in step. `logprobs: false` removes log-probabilities altogether.
+   * Protocols without such parameters leave it out.
+   */
+  applyParams?(req: InferenceRequest, change: Partial<InferenceParams>): void;
+  /**
+   * Asks the upstream to report token usage in a streamed response (changes `req.body`).
+   * Absent when the protocol has no such option; token accounting then estimates.
+   */
+  requestStreamUsage?(req: InferenceRequest): void;
 }
 
 export function badRequest(message: string): GatewayError {

@@ -7,6 +7,9 @@ import { badRequest, badResponse, flattenNumbers, isObject, type ParseInput, typ
 
 const NUMERIC = new Set(['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64']);
 
+/** Infer responses whose outputs were parsed into tensors (the only ones serialize rewrites). */
+const inferResponses = new WeakSet<InferenceResponse>();
+
 export const kserveV2Adapter: ProtocolAdapter = {
   protocol: 'kserve-v2',
 
@@ -74,7 +77,9 @@ export const kserveV2Adapter: ProtocolAdapter = {
         tensors.push({ name: out.name, shape: out.shape as number[], datatype: out.datatype, data });
       });
     }
-    return { protocol: 'kserve-v2', model: req.model, status, stream: false, body, tensors };
+    const res: InferenceResponse = { protocol: 'kserve-v2', model: req.model, status, stream: false, body, tensors };
+    if (status < 300 && req.operation === 'infer') inferResponses.add(res);
+    return res;
   },
 
   parseEvent(): InferenceResponse {
@@ -83,7 +88,9 @@ export const kserveV2Adapter: ProtocolAdapter = {
 
   serializeResponse(res: InferenceResponse): string {
     const body = res.body as Record<string, unknown>;
-    if (res.tensors.length > 0 && Array.isArray(body.outputs)) {
+    // Numeric outputs a stage removed (a defense that drops logits) leave the body too,
+    // even when none is left.
+    if (inferResponses.has(res) && Array.isArray(body.outputs)) {
       const byName = new Map(res.tensors.map((t) => [t.name, t]));
       body.outputs = (body.outputs as Record<string, unknown>[])
         .filter((o) => o.datatype === 'BYTES' || byName.has(o.name as string))

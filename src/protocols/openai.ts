@@ -4,6 +4,7 @@
  */
 import type { InferenceParams, InferenceRequest, InferenceResponse, InferenceText, TokenUsage } from '../pipeline/types.js';
 import { badRequest, badResponse, isObject, optBool, optInt, type ParseInput, type ProtocolAdapter } from './adapter.js';
+import { readLogprobs, writeLogprobs, type LogprobsFormat } from './openai-logprobs.js';
 
 const OPERATIONS = new Set(['chat', 'completions', 'embeddings']);
 
@@ -47,18 +48,71 @@ export const openaiAdapter: ProtocolAdapter = {
   parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse {
     if (!isObject(body)) throw badResponse('response is not a JSON object');
     if (status < 300 && req.operation !== 'embeddings' && !Array.isArray(body.choices)) throw badResponse('response has no choices');
-    return { protocol: 'openai', model: req.model, status, stream: false, body, tensors: [], usage: usageOf(body) };
+    const res: InferenceResponse = { protocol: 'openai', model: req.model, status, stream: false, body, tensors: [], usage: usageOf(body) };
+    if (status < 300) withLogprobs(res, body, req.operation);
+    return res;
   },
 
   parseEvent(data: unknown, req: InferenceRequest): InferenceResponse {
     if (!isObject(data)) throw badResponse('stream event is not a JSON object');
-    return { protocol: 'openai', model: req.model, status: 200, stream: true, body: data, tensors: [], usage: usageOf(data) };
+    if (data.choices !== undefined && !Array.isArray(data.choices)) throw badResponse('stream event choices is not an array');
+    const res: InferenceResponse = { protocol: 'openai', model: req.model, status: 200, stream: true, body: data, tensors: [], usage: usageOf(data) };
+    withLogprobs(res, data, req.operation);
+    return res;
   },
 
   serializeResponse(res: InferenceResponse): string {
+    const format = formats.get(res);
+    if (format && res.logprobs) writeLogprobs(res.body as Record<string, unknown>, format, res.logprobs);
     return JSON.stringify(res.body);
   },
+
+  applyParams(req: InferenceRequest, change: Partial<InferenceParams>): void {
+    const body = req.body as Record<string, unknown>;
+    const p = req.params;
+    const chat = req.operation === 'chat';
+    if (req.operation !== 'chat' && req.operation !== 'completions') return;
+    if (change.logprobs === false) {
+      // Chat asks with a flag and a count; completions with the count alone.
+      delete body.logprobs;
+      delete body.top_logprobs;
+      p.logprobs = false;
+      p.topLogprobs = undefined;
+    } else if (change.topLogprobs !== undefined && p.logprobs) {
+      if (chat) body.top_logprobs = change.topLogprobs;
+      else body.logprobs = change.topLogprobs;
+      p.topLogprobs = change.topLogprobs;
+    }
+    if (change.echo !== undefined && !chat) {
+      body.echo = change.echo;
+      p.echo = change.echo;
+    }
+    if (change.n !== undefined) {
+      body.n = change.n;
+      p.n = change.n;
+    }
+  },
+
+  requestStreamUsage(req: InferenceRequest): void {
+    if (!req.params.stream || !isObject(req.body)) return;
+    const so = req.body.stream_options;
+    // A final chunk with `usage` (and `choices: []`), as OpenAI and vLLM send it.
+    if (isObject(so)) so.include_usage = true;
+    else req.body.stream_options = { include_usage: true };
+  },
 };
+
+/** The logprobs wire format of each parsed response, for serializeResponse. */
+const formats = new WeakMap<InferenceResponse, LogprobsFormat>();
+
+function withLogprobs(res: InferenceResponse, body: Record<string, unknown>, operation: string): void {
+  if (operation !== 'chat' && operation !== 'completions') return;
+  const view = readLogprobs(body, operation);
+  if (view) {
+    res.logprobs = view;
+    formats.set(res, operation);
+  }
+}
 
 function usageOf(body: Record<string, unknown>): TokenUsage | undefined {
   const u = body.usage;

@@ -19,9 +19,10 @@ export class SseParseError extends Error {
   readonly code = 'PALISADE_SSE_EVENT_TOO_LARGE';
 }
 
-// A blank line: a line end (CRLF, CR or LF) right after another. A CR at the end of
-// the buffer counts as a line end already: an LF after it only finishes a CRLF.
-const BOUNDARY = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)/;
+// An event ends at an empty line: two line ends in a row, each CRLF, LF or CR. Longer
+// forms first, so CRLF CRLF is consumed whole; a form cut short at the end of a chunk
+// (CRLF CR, then LF) leaves an LF that the next block ignores as an empty line.
+const BOUNDARY = /\r\n\r\n|\r\n\r|\r\n\n|\r\r|\n\n|\n\r\n|\n\r/;
 
 export class SseParser {
   private buf = '';

@@ -23,6 +23,10 @@ function outputKey(tensorName: string): [string, string | undefined] {
   const dot = tensorName.indexOf('.');
   return dot < 0 ? [tensorName, undefined] : [tensorName.slice(0, dot), tensorName.slice(dot + 1)];
 }
+/** Names of the tensors parseResponse found, so serializeResponse can remove those a stage dropped. */
+const parsedNames = new WeakMap<InferenceResponse, string[]>();
+/** Responses in row format with named outputs (`predictions: [{name: ...}, ...]`). */
+const rowOutputs = new WeakSet<InferenceResponse>();
 
 export const tfservingAdapter: ProtocolAdapter = {
   protocol: 'tfserving',
@@ -66,6 +70,7 @@ export const tfservingAdapter: ProtocolAdapter = {
   parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse {
     if (!isObject(body)) throw badResponse('response is not a JSON object');
     const tensors: InferenceTensor[] = [];
+    const res: InferenceResponse = { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
     if (status < 300 && req.operation === 'predict') {
       // Exactly one of them: a second one would pass to the client unread (and undefended).
       if ((body.predictions === undefined) === (body.outputs === undefined)) {
@@ -75,12 +80,22 @@ export const tfservingAdapter: ProtocolAdapter = {
       const out = body[key];
       try {
         if (isObject(out)) for (const [name, v] of Object.entries(out)) tensors.push(tensorOf(`${key}.${name}`, v, name, true));
-        else tensors.push(tensorOf(key, out, key, true));
+        else if (Array.isArray(out) && out.length > 0 && out.every(isObject)) {
+          // Row format with named outputs: gather each numeric name across the rows; a
+          // non-numeric output (a class name) is no tensor and passes as it is.
+          for (const name of Object.keys(out[0] as object)) {
+            const column = (out as Record<string, unknown>[]).map((row) => row[name]);
+            if (column.some((v) => typeof v === 'string' || (Array.isArray(v) && v.flat(Infinity).some((x) => typeof x === 'string')))) continue;
+            tensors.push(tensorOf(`${key}.${name}`, column, name, true));
+          }
+          rowOutputs.add(res);
+        } else tensors.push(tensorOf(key, out, key, true));
       } catch {
         throw badResponse(`${key} is not a numeric tensor`);
       }
+      parsedNames.set(res, tensors.map((t) => t.name));
     }
-    return { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
+    return res;
   },
 
   parseEvent(): InferenceResponse {
@@ -89,11 +104,24 @@ export const tfservingAdapter: ProtocolAdapter = {
 
   serializeResponse(res: InferenceResponse): string {
     const body = res.body as Record<string, unknown>;
+    const kept = new Set(res.tensors.map((t) => t.name));
+    // Outputs a stage removed (a defense that drops logits) leave the body too.
+    for (const gone of parsedNames.get(res) ?? []) {
+      if (kept.has(gone)) continue;
+      const [key, name] = outputKey(gone);
+      if (name === undefined) delete body[key];
+      else if (rowOutputs.has(res)) for (const row of body[key] as Record<string, unknown>[]) delete row[name];
+      else delete (body[key] as Record<string, unknown>)[name];
+    }
     for (const t of res.tensors) {
       const [key, name] = outputKey(t.name);
       const nested = nest(t.data, t.shape);
       if (name === undefined) body[key] = nested;
-      else (body[key] as Record<string, unknown>)[name] = nested;
+      else if (rowOutputs.has(res)) {
+        const rows = body[key] as Record<string, unknown>[];
+        const perRow = t.shape.length > 1 ? (nested as unknown[]) : Array.from(t.data);
+        rows.forEach((row, i) => (row[name] = perRow[i]));
+      } else (body[key] as Record<string, unknown>)[name] = nested;
     }
     return JSON.stringify(body);
   },

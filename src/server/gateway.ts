@@ -11,12 +11,18 @@ import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { formatProblem, loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
+import { formatProblem, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/load.js';
+import { DetectorSessions } from '../detect/sessions.js';
 import { errorBody, errorSpec } from '../pipeline/errors.js';
 import { HTTP_METHODS } from '../protocols/routes.js';
 import { requestIdFrom } from '../proxy/headers.js';
 import { Runtime } from '../runtime.js';
-import { MemoryStore } from '../state/memory.js';
+import { createLimiterRegistry } from '../limits/limiters.js';
+import { createStateStore, stateHealth } from '../state/create.js';
+import { FailoverStore } from '../state/failover.js';
+import type { StateStore } from '../state/store.js';
+import { Telemetry } from '../telemetry/telemetry.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
 import { ConnectionLimiter } from './connection-limit.js';
@@ -55,13 +61,15 @@ export class Gateway implements HandlerHost {
   readonly logger: Logger;
   trustedProxies!: TrustedProxies;
   readonly services: Services;
+  /** Metrics, traces and the audit log (long-lived: kept across reloads). */
+  telemetry!: Telemetry;
   /** Bound addresses once listening. */
   url = '';
   adminUrl = '';
 
-  private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig) {
-    this.logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
-    this.services = { logger: this.logger, observer: {}, state: new MemoryStore() };
+  private constructor(private readonly opts: GatewayOptions, loaded: LoadedConfig, logger: Logger, state: StateStore) {
+    this.logger = logger;
+    this.services = { logger, observer: {}, state, limiters: createLimiterRegistry(state), detectors: new DetectorSessions() };
     this.loadedAtStart = loaded;
   }
   private readonly loadedAtStart: LoadedConfig;
@@ -82,8 +90,16 @@ export class Gateway implements HandlerHost {
       const err = new Error(`invalid config ${opts.configFile}:\n${r.problems.map(formatProblem).join('\n')}`);
       throw Object.assign(err, { code: 'PALISADE_CONFIG_INVALID', problems: r.problems });
     }
-    const gw = new Gateway(opts, r.loaded);
-    await gw.listen();
+    const logger = opts.logger ?? (pino({ name: 'palisade' }) as unknown as Logger);
+    // State outlives reloads: built once, from the config at start.
+    const state = await createStateStore(r.loaded.config.state, logger);
+    const gw = new Gateway(opts, r.loaded, logger, state);
+    try {
+      await gw.listen();
+    } catch (err) {
+      await state.close();
+      throw err;
+    }
     return gw;
   }
 
@@ -91,9 +107,33 @@ export class Gateway implements HandlerHost {
     const loaded = this.loadedAtStart;
     const server = loaded.config.server;
     this.trustedProxies = new TrustedProxies(server.trustedProxies);
+    this.telemetry = await Telemetry.create(loaded.config.telemetry, {
+      resolvePath: (p) => resolveConfigPath(loaded, p),
+      logger: this.logger,
+      auditStartInfo: { config: loaded.file },
+    });
+    this.services.observer = this.telemetry;
+    this.services.events = this.telemetry;
+    const state = this.services.state;
+    if (state instanceof FailoverStore) {
+      // The fallback gauge: Redis lost (serving on local memory) and back.
+      this.telemetry.onStateFallback(state.health().backend !== 'redis');
+      state.onChange((h) => this.telemetry.onStateFallback(h.backend !== 'redis'));
+    }
+    try {
+      await this.listenWith(loaded);
+    } catch (err) {
+      await this.telemetry.close();
+      throw err;
+    }
+  }
+
+  private async listenWith(loaded: LoadedConfig): Promise<void> {
+    const server = loaded.config.server;
     this.runtime = await Runtime.build(loaded, this.services);
     this.admission = new Admission(server.overload);
     this.connections = new ConnectionLimiter(server.maxConnectionsPerClient, () => this.trustedProxies);
+    this.telemetry.activeUpstreams(this.runtime.upstreams);
     const tls = readListenerTls(loaded);
     // Node checks header and request timeouts only every connectionsCheckingInterval
     // (30 s by default): check every second so the configured bounds hold. A missing
@@ -151,6 +191,8 @@ export class Gateway implements HandlerHost {
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
+    registerAuthRoutes(this.app, this);
     this.app.route({
       method: [...HTTP_METHODS],
       url: '/*',
@@ -181,12 +223,19 @@ export class Gateway implements HandlerHost {
     });
 
     this.admin = Fastify({ logger: false });
-    this.admin.get('/healthz', async () => ({ status: 'ok' }));
+    // `state.up` is 0 while a Redis-backed gateway runs on local state (the gauge to alert on).
+    this.admin.get('/healthz', async () => ({ status: 'ok', state: stateHealth(this.services.state) }));
     this.admin.get('/readyz', async (_req, reply) => {
       const r = await this.readiness.check(this.runtime, this.draining);
       reply.code(r.ready ? 200 : 503);
       return r;
     });
+    this.admin.get('/metrics', async (_req, reply) => {
+      const m = await this.telemetry.exposeMetrics();
+      if (!m) return reply.code(404).send({ error: { code: 'PALISADE_NOT_FOUND', message: 'Metrics are off (telemetry.metrics.enabled).' } });
+      return reply.type(m.contentType).send(m.body);
+    });
+    registerAdminAuthRoutes(this.admin, this);
 
     const l = this.opts.listen ?? server.listen;
     const a = this.opts.adminListen ?? server.admin.listen;
@@ -225,6 +274,7 @@ export class Gateway implements HandlerHost {
     if (!r.ok) {
       const problems = r.problems.map(formatProblem);
       this.logger.error({ problems }, 'config reload refused: the old config keeps serving');
+      this.reloaded(false, problems);
       return { ok: false, problems };
     }
     let next: Runtime;
@@ -236,6 +286,7 @@ export class Gateway implements HandlerHost {
       next = await Runtime.build(r.loaded, this.services);
     } catch (err) {
       this.logger.error({ err }, 'config reload refused: building it failed; the old config keeps serving');
+      this.reloaded(false, [(err as Error).message]);
       return { ok: false, problems: [(err as Error).message] };
     }
     const restartOnly = restartOnlyChanges(this.runtime.loaded, r.loaded);
@@ -248,8 +299,15 @@ export class Gateway implements HandlerHost {
     this.trustedProxies = proxies;
     this.admission.configure(r.loaded.config.server.overload);
     this.logger.info({ models: [...next.models.keys()] }, 'config reloaded');
+    this.telemetry.activeUpstreams(next.upstreams, old.upstreams.keys());
+    this.reloaded(true);
     void old.retire().catch((err) => this.logger.error({ err }, 'retiring the old runtime failed'));
     return { ok: true };
+  }
+
+  private reloaded(ok: boolean, problems?: string[]): void {
+    this.services.events?.onReload?.(ok);
+    this.telemetry.auditEvent({ type: 'config', time: new Date().toISOString(), result: ok ? 'reloaded' : 'refused', file: this.opts.configFile, problems });
   }
 
   private watchConfig(): void {
@@ -286,7 +344,9 @@ export class Gateway implements HandlerHost {
       await this.reloadChain;
       this.admission.close();
       await this.runtime.destroy();
+      await this.services.detectors?.close();
       await this.services.state.close();
+      await this.telemetry.close();
     }
   }
 }
@@ -305,6 +365,8 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   for (const k of ['listen', 'admin', 'maxHeaderSize', 'maxHeaderCount', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxConnectionsPerClient'] as const) {
     if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
   }
+  if (JSON.stringify(a.config.state) !== JSON.stringify(b.config.state)) keys.push('state');
   if (Boolean(sa.tls) !== Boolean(sb.tls)) keys.push('server.tls (on/off)');
+  if (JSON.stringify(a.config.telemetry) !== JSON.stringify(b.config.telemetry)) keys.push('telemetry');
   return keys;
 }

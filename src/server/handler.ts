@@ -39,7 +39,16 @@ const certThumbprints = new WeakMap<object, string | null>();
  * Handles one request end to end, once admitted (overload protection runs before
  * anything else, so a shed request costs no body read). Never throws.
  */
-export async function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return withAdmission(host, req, res, () => admitted(host, req, res));
+}
+
+/**
+ * Runs `work` for a request once admission lets it (every route the gateway answers
+ * goes through here): refused while draining (PALISADE_SHUTTING_DOWN) and past the
+ * overload bounds (PALISADE_OVERLOADED with Retry-After). Never throws if `work` does not.
+ */
+export async function withAdmission(host: HandlerHost, req: IncomingMessage, res: ServerResponse, work: () => Promise<void>): Promise<void> {
   if (host.closing) return refuse(req, res, 'PALISADE_SHUTTING_DOWN');
   let refusal = host.admission.enter();
   if (refusal !== undefined) {
@@ -49,7 +58,7 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
     if (res.destroyed) return host.admission.leave();
   }
   try {
-    await admitted(host, req, res);
+    await work();
   } finally {
     host.admission.leave();
   }
@@ -84,6 +93,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
   const requestId = requestIdFrom(req.headers['x-request-id'], randomUUID);
   let ctx: RequestContext | undefined;
   let outcome: Outcome | undefined;
+  let rejected: { status: number; code: string } | undefined;
   const ac = new AbortController();
   const onClose = () => {
     if (!res.writableFinished) ac.abort();
@@ -94,7 +104,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
     }
     if (req.rawHeaders.length > 2 * rt.config.server.maxHeaderCount) throw new GatewayError('PALISADE_HEADERS_TOO_LARGE');
-    const resolved = await resolve(rt, req);
+    const resolved = await resolve(rt, req, () => httpInfo(host, req));
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
@@ -125,7 +135,15 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       return;
     }
     const delivery = await forwardAndDeliver(host, pipeline, ctx, req, res);
-    outcome = { status: delivery.status, code: delivery.code, upstreamStatus: delivery.status, usage: delivery.usage, durationMs: 0 };
+    outcome = {
+      status: delivery.status,
+      code: delivery.code,
+      deniedBy: delivery.deniedBy,
+      upstreamStatus: delivery.upstreamStatus,
+      usage: delivery.usage,
+      firstByteMs: delivery.firstByteAt === undefined ? undefined : delivery.firstByteAt - startedAt,
+      durationMs: 0,
+    };
   } catch (err) {
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'request failed');
@@ -133,6 +151,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
     if (!res.headersSent && bodyLeftUnread(req)) res.setHeader('connection', 'close');
     if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
+    if (!ctx) rejected = outcome as { status: number; code: string };
   } finally {
     res.off('close', onClose);
     if (ctx) {
@@ -140,6 +159,19 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       o.durationMs = performance.now() - startedAt;
       if (ac.signal.aborted) o.aborted = true;
       rt.pipeline.done(ctx, o);
+    } else if (rejected) {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      rt.pipeline.rejected({
+        id: requestId,
+        receivedAt: Date.now() - (performance.now() - startedAt),
+        method: req.method ?? 'GET',
+        path: q < 0 ? url : url.slice(0, q),
+        clientAddress: host.trustedProxies.clientAddress(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']),
+        status: rejected.status,
+        code: rejected.code,
+        durationMs: performance.now() - startedAt,
+      });
     }
     rt.leave();
   }
@@ -150,7 +182,7 @@ type Resolved =
   | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer };
 
 /** Route, model and body: everything known before the first stage. Throws GatewayError. */
-async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
+async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo): Promise<Resolved> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -176,7 +208,7 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
   }
 
   const pm = m.match;
-  if (pm.operation === 'list-models') return { answer: rt.listModels() };
+  if (pm.operation === 'list-models') return { answer: await rt.listModels(http()) };
 
   let model: ModelRuntime | undefined;
   if (pm.modelFromPath !== undefined) {
@@ -185,7 +217,10 @@ async function resolve(rt: Runtime, req: IncomingMessage): Promise<Resolved> {
     if (!model || (pm.protocol === 'openai-or-tfserving' ? protocol !== 'openai' && protocol !== 'tfserving' : protocol !== pm.protocol)) {
       throw new GatewayError('PALISADE_UNKNOWN_MODEL');
     }
-    if (protocol === 'openai') return { answer: rt.describeModel(model) };
+    if (protocol === 'openai') {
+      if (!(await rt.isVisible(http(), model))) throw new GatewayError('PALISADE_UNKNOWN_MODEL');
+      return { answer: rt.describeModel(model) };
+    }
   }
 
   let body: unknown;
@@ -237,6 +272,9 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
     headers['content-type'] = 'application/json';
     delete headers['content-encoding'];
   }
+  // Trace context: the observer sets the gateway's own traceparent (never the client's
+  // unless the config trusts it).
+  pipeline.upstreamStart(ctx, headers);
   let up;
   try {
     up = await upstream.send({
@@ -247,11 +285,16 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
       signal: ctx.signal,
     });
   } catch (err) {
-    if (ctx.signal.aborted) return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    if (ctx.signal.aborted) {
+      pipeline.upstreamEnd(ctx, undefined, 'PALISADE_CLIENT_CLOSED');
+      return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    }
     const e = upstreamError(err);
+    pipeline.upstreamEnd(ctx, undefined, e.code);
     sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
     return { status: e.status, code: e.code };
   }
+  pipeline.upstreamEnd(ctx, up.status);
   const p = pipeline;
   const declared = Number(up.headers['content-length'] ?? 0);
   if (declared > upstream.config.maxResponseSize) {
@@ -259,15 +302,21 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
     up.body.destroy();
     const e = new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
     sendError(res, ctx.id, e.code);
-    return { status: e.status, code: e.code };
+    return { status: e.status, code: e.code, upstreamStatus: up.status };
   }
-  if (!p.wantsResponse(ctx)) return passThrough(res, up, ctx.id, MAX_SSE_EVENT);
-  const ct = up.headers['content-type'];
-  if (typeof ct === 'string' && ct.startsWith('text/event-stream')) return deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
-  return deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
+  let d: Delivery;
+  if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id, MAX_SSE_EVENT);
+  else {
+    const ct = up.headers['content-type'];
+    if (typeof ct === 'string' && ct.startsWith('text/event-stream')) d = await deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
+    else d = await deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
+  }
+  d.upstreamStatus = up.status;
+  return d;
 }
 
-function httpInfo(host: HandlerHost, req: IncomingMessage): HttpInfo {
+/** What stages know of the HTTP request (also used by the gateway-answered auth routes). */
+export function httpInfo(host: Pick<HandlerHost, 'trustedProxies'>, req: IncomingMessage): HttpInfo {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const peer = req.socket.remoteAddress ?? '';

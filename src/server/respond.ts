@@ -48,6 +48,12 @@ export interface Delivery {
   status: number;
   code?: string;
   usage?: TokenUsage;
+  /** Status of the upstream response (set by the caller that made the upstream call). */
+  upstreamStatus?: number;
+  /** The response stage that denied, if any. */
+  deniedBy?: string;
+  /** performance.now() when the first body bytes of a streamed upstream response arrived. */
+  firstByteAt?: number;
 }
 
 /**
@@ -96,19 +102,21 @@ function pump(body: Readable, res: ServerResponse, o: PumpOptions): Promise<Deli
   return new Promise((resolve) => {
     let done = false;
     let started = false;
+    let first = 0;
     const finish = (d: Delivery) => {
       if (done) return;
       done = true;
       body.off('data', onData);
       res.off('drain', onDrain);
       res.off('close', onClose);
-      resolve(d);
+      resolve(first ? { ...d, firstByteAt: first } : d);
     };
     const fail = (err: unknown) => {
       body.destroy();
       finish(o.onError(err, started));
     };
     const onData = (c: Buffer) => {
+      if (first === 0) first = performance.now();
       let out = c;
       if (o.map) {
         try {
@@ -192,6 +200,14 @@ export async function deliverJson(
     if (!isJsonContentType(up.headers['content-type'] as string | undefined)) throw new Error('not JSON');
     parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
   } catch (err) {
+    // Fail closed: output the gateway cannot read is not passed to the client unread,
+    // unless the operator said so for a model that has no defense to bypass.
+    if (ctx.model.config.passRawWhenUndefended) {
+      headers['content-length'] = buf.length;
+      res.writeHead(up.status, headers);
+      res.end(buf);
+      return { status: up.status };
+    }
     const e = err instanceof GatewayError ? err : new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE');
     sendError(res, ctx.id, e.code, e.message);
     return { status: e.status, code: e.code };
@@ -199,7 +215,7 @@ export async function deliverJson(
   const denial = await pipeline.runResponse(ctx, parsed);
   if (denial) {
     sendError(res, ctx.id, denial.code, denial.message, denial.status, denial.headers);
-    return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage };
+    return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage, deniedBy: denial.stage };
   }
   const out = ctx.model.adapter.serializeResponse(parsed);
   headers['content-type'] = 'application/json';
@@ -226,21 +242,23 @@ export async function deliverSse(
     if (!res.headersSent) res.writeHead(up.status, headers);
     return res.write(out);
   };
-  const endWith = (code: string, message?: string): Delivery => {
+  let first = 0;
+  const endWith = (code: string, message?: string, deniedBy?: string): Delivery => {
     const spec = errorSpec(code);
     up.body.destroy();
     if (!res.headersSent) {
       sendError(res, ctx.id, code, message);
-      return { status: spec.status, code, usage };
+      return { status: spec.status, code, usage, deniedBy, firstByteAt: first || undefined };
     }
     if (!res.writableEnded) res.end(sseErrorEvent(code, message ?? spec.message, ctx.id));
-    return { status: up.status, code, usage };
+    return { status: up.status, code, usage, deniedBy, firstByteAt: first || undefined };
   };
   try {
     for await (const chunk of up.body as AsyncIterable<Buffer>) {
+      if (first === 0) first = performance.now();
       if (res.destroyed) {
         up.body.destroy();
-        return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+        return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage, firstByteAt: first };
       }
       let out = '';
       for (const ev of parser.push(chunk)) {
@@ -252,6 +270,10 @@ export async function deliverSse(
         try {
           parsed = adapter.parseEvent(JSON.parse(ev.data), ctx.request);
         } catch {
+          if (ctx.model.config.passRawWhenUndefended) {
+            out += formatSse(ev);
+            continue;
+          }
           if (out) write(out);
           return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
         }
@@ -259,7 +281,7 @@ export async function deliverSse(
         const denial = await pipeline.runResponse(ctx, parsed);
         if (denial) {
           if (out) write(out);
-          return endWith(denial.code, denial.message);
+          return endWith(denial.code, denial.message, denial.stage);
         }
         out += formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
       }
@@ -267,7 +289,7 @@ export async function deliverSse(
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'PALISADE_SSE_EVENT_TOO_LARGE') return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
-    if (res.destroyed) return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage };
+    if (res.destroyed) return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage, firstByteAt: first || undefined };
     const e = upstreamError(err);
     return endWith(e.code);
   }
@@ -275,7 +297,7 @@ export async function deliverSse(
   parser.end();
   if (!res.headersSent) res.writeHead(up.status, headers);
   res.end();
-  return { status: up.status, usage };
+  return { status: up.status, usage, firstByteAt: first || undefined };
 }
 
 function drained(res: ServerResponse): Promise<void> {

@@ -98,3 +98,33 @@ test('wantsResponse asks only the stages that have an opinion', () => {
 test('duplicate stage names are a build error', () => {
   assert.throws(() => new Pipeline([{ name: 'a' }, { name: 'a' }]), /duplicate stage/);
 });
+
+test('the observer hears requestStart first, then stages, the upstream call, and requestDone last', async () => {
+  const log: string[] = [];
+  const errors: unknown[] = [];
+  const observer = {
+    requestStart: () => void log.push('start'),
+    stageStart: (_c: RequestContext, s: string, side: string) => void log.push(`${side}:${s}`),
+    upstreamStart: (_c: RequestContext, h: Record<string, string | string[]>) => {
+      log.push('up');
+      h.traceparent = 'set-by-observer';
+    },
+    upstreamEnd: (_c: RequestContext, status: number | undefined, code?: string) => void log.push(`up-end:${status ?? code}`),
+    requestDone: () => void log.push('done'),
+    requestRejected: () => {
+      throw new Error('observer bug');
+    },
+  };
+  const p = new Pipeline([recorder([], 'a')], observer, (e) => errors.push(e));
+  const c = ctx();
+  await p.runRequest(c);
+  const headers: Record<string, string | string[]> = {};
+  p.upstreamStart(c, headers);
+  p.upstreamEnd(c, 200);
+  await p.runResponse(c, {} as InferenceResponse);
+  p.done(c, { status: 200, durationMs: 1 });
+  assert.deepEqual(log, ['start', 'request:a', 'up', 'up-end:200', 'response:a', 'done']);
+  assert.equal(headers.traceparent, 'set-by-observer');
+  p.rejected({ id: 'x', receivedAt: 0, method: 'GET', path: '/', clientAddress: '', status: 404, code: 'PALISADE_NOT_FOUND', durationMs: 0 });
+  assert.equal(errors.length, 1, 'a throwing observer is reported, not thrown');
+});

@@ -109,7 +109,8 @@ test('GET /v1/models is answered by the gateway from its config', async () => {
 test('SSE streams through event by event and ends with [DONE]', async () => {
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-demo-token-delay-ms': '5' },
+    // 25 ms apart: at 5 ms a loaded machine merged the events into fewer reads.
+    headers: { 'content-type': 'application/json', 'x-demo-token-delay-ms': '25' },
     body: JSON.stringify(chat('demo-llm', { stream: true, max_tokens: 5, stream_options: { include_usage: true } })),
   });
   assert.equal(res.status, 200);
@@ -273,6 +274,30 @@ test('slow headers (slowloris) are cut off by headersTimeout', async () => {
     assert.ok(closed, 'the connection was closed');
     assert.match(got, /^HTTP\/1\.1 408/);
     assert.match(got, /PALISADE_REQUEST_TIMEOUT/);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('a slow POST body is cut off by requestTimeout (fastify would wait forever by default)', async () => {
+  const t = await startGateway(config(llm.url).replace('bodyLimit: 64kb', 'bodyLimit: 64kb\n  headersTimeout: 1s\n  requestTimeout: 2s'));
+  try {
+    await resetStats();
+    const { port } = new URL(t.url);
+    const sock = connect(Number(port), '127.0.0.1');
+    sock.write('POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{"model":');
+    const drip = setInterval(() => sock.writable && sock.write(' '), 300);
+    let got = '';
+    sock.on('data', (d) => (got += d));
+    const closed = await new Promise<boolean>((resolve) => {
+      sock.on('close', () => resolve(true));
+      sock.on('error', () => {});
+      setTimeout(() => resolve(false), 6000).unref();
+    });
+    clearInterval(drip);
+    assert.ok(closed, 'the connection was closed while the client was still dripping');
+    assert.match(got, /^HTTP\/1\.1 408/);
+    assert.equal((await stats()).requests, 0);
   } finally {
     await t.stop();
   }

@@ -3,6 +3,7 @@
  * listener; certificate verification and mTLS towards an HTTPS upstream.
  */
 import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { after, before, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -98,6 +99,37 @@ ${upstreamConfig(`    tls: { ca: ${JSON.stringify(certs.caCert)} }`)}`);
     );
     await withCert.close();
     await noCert.close();
+  } finally {
+    await g.stop();
+  }
+});
+
+test('a reload re-reads the listener certificate files', async () => {
+  const second = makeCerts();
+  const g = await startGateway(`
+server:
+  tls:
+    cert: ${JSON.stringify(certs.serverCert)}
+    key: ${JSON.stringify(certs.serverKey)}
+${upstreamConfig(`    tls: { ca: ${JSON.stringify(certs.caCert)} }`)}`);
+  try {
+    const fingerprint = async (ca: string) => {
+      const a = new Agent({ connect: { ca: certs.read(ca) } });
+      try {
+        const r = await request(`${g.url}/v1/models`, { dispatcher: a });
+        await r.body.dump();
+        return r.statusCode;
+      } finally {
+        await a.close();
+      }
+    };
+    assert.equal(await fingerprint(certs.caCert), 200);
+    // Replace the files in place with a certificate from another CA, then reload.
+    copyFileSync(second.serverCert, certs.serverCert);
+    copyFileSync(second.serverKey, certs.serverKey);
+    assert.deepEqual(await g.gw.reload(), { ok: true });
+    await assert.rejects(fingerprint(certs.caCert), 'the old CA no longer verifies the served certificate');
+    assert.equal(await fingerprint(second.caCert), 200);
   } finally {
     await g.stop();
   }

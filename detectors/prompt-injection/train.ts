@@ -1,0 +1,265 @@
+/**
+ * `npm run train:prompt-injection`: builds the data set (public prompts + data of our
+ * own making), evaluates by held-out sources and by a random split, trains the shipped
+ * model on everything, writes the ONNX graph, measures latency through the gateway's
+ * own runtime, writes the manifest (metrics, provenance) and the model card, and signs
+ * the package into models/prompt-injection/. Deterministic for a seed: the same seed
+ * gives the same model.onnx byte for byte.
+ *
+ * Environment: PALISADE_PROMPTS_DATA (default: shared/data/prompts/train.jsonl in a
+ * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
+ * SEED (default 1), QUICK=1 (fewer epochs, no package: for trying changes).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { JWK } from 'jose';
+import { auroc, confusionAt, Rng } from '../../src/ml/index.js';
+import { HashedNgramsFeaturizer, type HashedNgramsParams } from '../../src/detect/featurizers/hashed-ngrams.js';
+import { BagModel, featurizeText, type FeaturizedExample } from '../lib/bag-model.js';
+import { findPublicData, loadPublic, randomSplit, SOURCE_FOLDS } from './data.js';
+import {
+  benignEncoded,
+  gcgSuffixAttacks,
+  hardBenign,
+  indirectInjections,
+  longBenign,
+  obfuscate,
+  obfuscatedVariants,
+  OBFUSCATIONS,
+  shortAttacks,
+  type Row,
+} from './synth.js';
+import { measureLatency, writeModelCard } from './report.js';
+import { writePackage } from '../../src/detect/package.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const OUT = join(ROOT, 'models/prompt-injection');
+const DEMO_KEY = join(ROOT, 'detectors/keys/DEMO-ONLY-palisade-models.private.jwk');
+
+export const FEATURIZER_PARAMS: HashedNgramsParams = {
+  buckets: 1 << 16,
+  charNgrams: [3, 5],
+  wordNgrams: [1, 2],
+  window: 1024,
+  overlap: 256,
+  seed: 0x5a17,
+};
+const MODEL = { dim: 16, hidden: 32 };
+const SEED = Number(process.env.SEED ?? 1);
+const QUICK = process.env.QUICK === '1';
+const TRAIN = { epochs: 3, batchSize: 32, lr: 1e-3, embeddingLr: 5e-3 };
+
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+
+/** Our own data, built around the public rows used for training (obfuscated variants come only from their attacks). */
+function synthetic(trainRows: readonly Row[], seed: number): Row[] {
+  const rng = new Rng(seed);
+  const attacks = trainRows.filter((r) => r.label === 1).map((r) => r.text);
+  const short = shortAttacks(rng, 500);
+  return [
+    ...short,
+    ...indirectInjections(rng, 250),
+    ...gcgSuffixAttacks(rng, 250),
+    ...obfuscatedVariants(rng, [...attacks, ...short.map((r) => r.text)], 600),
+    ...hardBenign(rng, 1500, 'train'),
+    ...longBenign(rng, 300),
+    ...benignEncoded(rng, 200),
+  ];
+}
+
+function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): FeaturizedExample[] {
+  const pos = rows.filter((r) => r.label === 1).length;
+  const neg = rows.length - pos;
+  // Benign rows carry twice the total weight of attacks: a false positive blocks a real
+  // user, and the goal is precision at a high recall.
+  const wPos = rows.length / (3 * Math.max(pos, 1));
+  const wNeg = (2 * rows.length) / (3 * Math.max(neg, 1));
+  return rows.map((r) => ({ windows: featurizeText(f, [r.text]), label: r.label, weight: r.label ? wPos : wNeg }));
+}
+
+function trainModel(f: HashedNgramsFeaturizer, rows: readonly Row[], seed: number): BagModel {
+  const model = new BagModel({ buckets: FEATURIZER_PARAMS.buckets, ...MODEL, seed });
+  const t = performance.now();
+  model.train(featurizeAll(f, rows), { ...TRAIN, seed: seed + 7, log: (m) => log(`  ${m}`) });
+  log(`  trained on ${rows.length} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  return model;
+}
+
+function scoreRows(f: HashedNgramsFeaturizer, model: BagModel, rows: readonly Row[]): number[] {
+  return rows.map((r) => model.score(featurizeText(f, [r.text])));
+}
+
+export interface Figures {
+  n: number;
+  positives: number;
+  threshold: number;
+  precision: number;
+  recall: number;
+  f1: number;
+  fpr: number;
+  auroc: number;
+  /** Best precision among thresholds that keep recall >= 0.90 (the goal's operating point). */
+  precisionAtRecall90: number;
+  thresholdAtRecall90: number;
+}
+
+function figures(scores: readonly number[], labels: readonly number[], threshold: number): Figures {
+  const c = confusionAt(scores, labels, threshold);
+  let best = { p: 0, t: 1 };
+  const sorted = [...new Set(scores)].sort((a, b) => b - a);
+  for (const t of sorted) {
+    const ct = confusionAt(scores, labels, t);
+    if (ct.recall >= 0.9) {
+      if (ct.precision > best.p) best = { p: ct.precision, t };
+      break; // the highest threshold reaching the recall has the best precision among them, almost always
+    }
+  }
+  const r = (x: number) => Math.round(x * 10000) / 10000;
+  return {
+    n: scores.length,
+    positives: labels.filter((l) => l === 1).length,
+    threshold,
+    precision: r(c.precision),
+    recall: r(c.recall),
+    f1: r(c.f1),
+    fpr: r(c.fpr),
+    auroc: r(auroc(scores, labels)),
+    precisionAtRecall90: r(best.p),
+    thresholdAtRecall90: r(best.t),
+  };
+}
+
+function bySource(rows: readonly Row[], scores: readonly number[], threshold: number): Record<string, { n: number; label: number; flagged: number }> {
+  const out: Record<string, { n: number; label: number; flagged: number }> = {};
+  rows.forEach((r, i) => {
+    const e = (out[r.source] ??= { n: 0, label: r.label, flagged: 0 });
+    e.n++;
+    if (scores[i] >= threshold) e.flagged++;
+  });
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dataFile = findPublicData(ROOT);
+  const publicRows = loadPublic(dataFile);
+  log(`public data: ${publicRows.length} rows from ${dataFile}`);
+  const f = new HashedNgramsFeaturizer(FEATURIZER_PARAMS);
+  const threshold = 0.5;
+
+  // Benign security talk of the template family no model trains on, and obfuscated
+  // forms of attacks: the same sets for every evaluation.
+  const evalRng = new Rng(SEED + 1000);
+  const securityTalk = hardBenign(evalRng, 400, 'eval');
+
+  // 1. Held-out sources: each fold trains without its sources and scores them.
+  log('evaluation by held-out sources');
+  const oofRows: Row[] = [];
+  const oofScores: number[] = [];
+  const foldFigures: Record<string, Figures> = {};
+  const foldTalkFpr: number[] = [];
+  for (const [k, held] of SOURCE_FOLDS.entries()) {
+    const heldSet = new Set(held);
+    const train = publicRows.filter((r) => !heldSet.has(r.source));
+    const test = publicRows.filter((r) => heldSet.has(r.source));
+    log(` fold ${k + 1}: holding out ${held.join(', ')} (${test.length} rows)`);
+    const model = trainModel(f, [...train, ...synthetic(train, SEED + k)], SEED + k);
+    const s = scoreRows(f, model, test);
+    oofRows.push(...test);
+    oofScores.push(...s);
+    foldFigures[held.join('+')] = figures(s, test.map((r) => r.label), threshold);
+    const talk = scoreRows(f, model, securityTalk);
+    foldTalkFpr.push(talk.filter((x) => x >= threshold).length / talk.length);
+    log(`  ${JSON.stringify(foldFigures[held.join('+')])} security-talk FPR ${foldTalkFpr[k].toFixed(4)}`);
+  }
+  const sourceHoldout = {
+    method: 'fixed source split: four folds, every public source held out exactly once; pooled out-of-fold scores',
+    folds: SOURCE_FOLDS,
+    pooled: figures(oofScores, oofRows.map((r) => r.label), threshold),
+    perFold: foldFigures,
+    perSource: bySource(oofRows, oofScores, threshold),
+    securityTalkFprPerFold: foldTalkFpr.map((x) => Math.round(x * 10000) / 10000),
+  };
+  log(`held-out sources, pooled: ${JSON.stringify(sourceHoldout.pooled)}`);
+
+  // 2. Random split: 20% of every source held out.
+  log('evaluation by random split');
+  const split = randomSplit(publicRows, 0.2, SEED);
+  const rsModel = trainModel(f, [...split.train, ...synthetic(split.train, SEED + 100)], SEED + 100);
+  const rsScores = scoreRows(f, rsModel, split.test);
+  const randomFigures = figures(rsScores, split.test.map((r) => r.label), threshold);
+  log(`random split: ${JSON.stringify(randomFigures)}`);
+  // Obfuscated forms of the random split's test attacks: recall should match the plain forms.
+  const testAttacks = split.test.filter((r) => r.label === 1);
+  const obfRng = new Rng(SEED + 2000);
+  const obfuscated: Record<string, number> = { plain: round(recall(rsScores.filter((_, i) => split.test[i].label === 1), threshold)) };
+  for (const how of OBFUSCATIONS) {
+    const s = scoreRows(f, rsModel, testAttacks.map((r) => ({ ...r, text: obfuscate(obfRng, r.text.slice(0, 600), how) })));
+    obfuscated[how] = round(recall(s, threshold));
+  }
+  const plainCut = scoreRows(f, rsModel, testAttacks.map((r) => ({ ...r, text: r.text.slice(0, 600) })));
+  obfuscated['plain-600-chars'] = round(recall(plainCut, threshold));
+  log(`recall on obfuscated test attacks: ${JSON.stringify(obfuscated)}`);
+
+  if (QUICK) return;
+
+  // 3. The shipped model: every public row and all of our data.
+  log('training the shipped model on everything');
+  const all = [...publicRows, ...synthetic(publicRows, SEED + 200)];
+  const model = trainModel(f, all, SEED + 200);
+  const talkScores = scoreRows(f, model, securityTalk);
+  const securityTalkFpr = round(talkScores.filter((x) => x >= threshold).length / talkScores.length);
+  log(`shipped model: FPR on held-out-family benign security talk ${securityTalkFpr}`);
+
+  const onnx = model.toOnnx({ 'palisade.detector': 'prompt-injection', 'palisade.seed': String(SEED) });
+  const keyFile = process.env.PALISADE_SIGNING_KEY ?? DEMO_KEY;
+  if (!process.env.PALISADE_SIGNING_KEY) log(`signing with the DEMO key ${keyFile} (set PALISADE_SIGNING_KEY for a real one)`);
+  const key = JSON.parse(readFileSync(keyFile, 'utf8')) as JWK;
+  const counts = new Map<string, { label: number; n: number }>();
+  for (const r of all) counts.set(r.source, { label: r.label, n: (counts.get(r.source)?.n ?? 0) + 1 });
+
+  const manifestBase = {
+    name: 'prompt-injection',
+    version: `1.0.0+seed${SEED}`,
+    kind: 'text' as const,
+    description: 'Prompt-injection and jailbreak detector: hashed char/word n-grams (EmbeddingBag mean) + dense text statistics, MLP head, sigmoid.',
+    featurizer: { name: f.name, version: f.version, params: { ...FEATURIZER_PARAMS } },
+    inputs: { ids: 'ids', segments: 'segments', scale: 'scale', dense: 'dense' },
+    output: 'score',
+    threshold,
+    provenance: {
+      publicData: 'shared/data/prompts/train.jsonl (see the model card for sources, commits and licenses)',
+      publicRows: publicRows.length,
+      syntheticRows: all.length - publicRows.length,
+      rowsBySource: Object.fromEntries([...counts.entries()].sort()),
+      generator: 'detectors/prompt-injection/synth.ts (templates, seeded)',
+    },
+    training: { seed: SEED, model: MODEL, ...TRAIN, objective: 'class-balanced BCE on each text\'s highest-scoring window (multiple-instance)' },
+  };
+  // Latency is measured through the gateway runtime on the package itself, so write it first.
+  await writePackage(OUT, onnx, { ...manifestBase, metrics: {} }, key);
+  const latency = await measureLatency(OUT, keyFile);
+  log(`latency: ${JSON.stringify(latency)}`);
+  const metrics = {
+    threshold,
+    sourceHoldout,
+    randomSplit: { method: 'stratified by source and label, 20% test', ...randomFigures },
+    benignSecurityTalk: { family: 'eval templates (never trained on)', n: securityTalk.length, fpr: securityTalkFpr },
+    obfuscatedRecall: { method: 'random-split test attacks (first 600 chars), obfuscated; scored by the random-split model', ...obfuscated },
+    latencyMs: latency,
+  };
+  const manifest = await writePackage(OUT, onnx, { ...manifestBase, metrics }, key);
+  writeModelCard(join(OUT, 'README.md'), manifest, dataFile);
+  writeFileSync(join(OUT, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+  log(`wrote ${OUT}`);
+}
+
+function recall(scores: readonly number[], t: number): number {
+  return scores.filter((s) => s >= t).length / Math.max(scores.length, 1);
+}
+
+function round(x: number): number {
+  return Math.round(x * 10000) / 10000;
+}
+
+await main();

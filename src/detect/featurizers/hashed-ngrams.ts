@@ -1,0 +1,258 @@
+/**
+ * `text-hashed-ngrams` v1: fastText-like features of normalized text. A window of the
+ * normalized stream becomes a bag of hashed character n-grams and word n-grams (ids
+ * into the model's embedding table) plus a few dense statistics that catch text no
+ * human writes (optimizer-made gibberish suffixes, long encoded runs).
+ *
+ * The batch layout is EmbeddingBag-like, so rows of different lengths share one `run`
+ * without padding: `ids` [N] (int32, all rows' ids back to back), `segments` [N, 1]
+ * (int64, the row of each id), `scale` [B, 1] (1 / ids in the row: mean pooling) and
+ * `dense` [B, DENSE]. The graph gathers the embeddings, sums them per row with
+ * ScatterND(reduction=add), scales, concatenates `dense`, and applies its head.
+ */
+import * as ort from 'onnxruntime-node';
+import { z } from 'zod';
+import type { FeaturizerSpec, TextFeaturizer } from '../featurizer.js';
+import { normalizeJoined } from './normalize.js';
+
+export const HASHED_NGRAMS = 'text-hashed-ngrams';
+/** Dense statistics per window (see `denseStats`). */
+export const DENSE = 8;
+
+const paramsSchema = z.strictObject({
+  buckets: z
+    .number()
+    .int()
+    .refine((b) => b >= 1024 && b <= 1 << 24 && (b & (b - 1)) === 0, 'buckets must be a power of two between 1024 and 2^24'),
+  charNgrams: z.array(z.number().int().min(1).max(8)).min(1),
+  wordNgrams: z.array(z.number().int().min(1).max(3)),
+  window: z.number().int().min(64).max(1 << 20),
+  overlap: z.number().int().min(0),
+  seed: z.number().int().min(0).max(0xffffffff),
+});
+
+export type HashedNgramsParams = z.infer<typeof paramsSchema>;
+
+/** The features of one window. */
+export interface HashedNgramsItem {
+  ids: Int32Array;
+  dense: Float32Array;
+}
+
+const INPUTS = ['ids', 'segments', 'scale', 'dense'] as const;
+
+/** The featurizer; build it through the registry (or `create` in training code). */
+export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> {
+  readonly name = HASHED_NGRAMS;
+  readonly version = 1;
+  readonly kind = 'text' as const;
+  readonly inputs = INPUTS;
+  private readonly mask: number;
+  private readonly charOrders: boolean[];
+  private readonly maxChar: number;
+  private readonly word1: boolean;
+  private readonly word2: boolean;
+  private readonly word3: boolean;
+  private readonly stride: number;
+
+  constructor(readonly params: Readonly<HashedNgramsParams>) {
+    if (params.overlap >= params.window) throw new Error('overlap must be smaller than window');
+    this.mask = params.buckets - 1;
+    this.maxChar = Math.max(...params.charNgrams);
+    this.charOrders = Array.from({ length: this.maxChar + 1 }, (_, k) => params.charNgrams.includes(k));
+    this.word1 = params.wordNgrams.includes(1);
+    this.word2 = params.wordNgrams.includes(2);
+    this.word3 = params.wordNgrams.includes(3);
+    this.stride = params.window - params.overlap;
+  }
+
+  prepare(texts: readonly string[]): string {
+    if (texts.length === 1) return normalizeJoined(texts[0]);
+    let out = '';
+    for (let i = 0; i < texts.length; i++) out += (i ? '\n' : '') + normalizeJoined(texts[i]);
+    return out;
+  }
+
+  windows(stream: string): Array<[number, number]> {
+    const n = stream.length;
+    const { window } = this.params;
+    if (n <= window) return [[0, n]];
+    const out: Array<[number, number]> = [];
+    let start = 0;
+    for (; start + window < n; start += this.stride) out.push([start, start + window]);
+    // The last window ends at the end of the stream, so it is full-length like the others.
+    out.push([n - window, n]);
+    return out;
+  }
+
+  featurize(w: string): HashedNgramsItem {
+    const n = w.length;
+    const orders = this.charOrders;
+    const maxChar = this.maxChar;
+    const mask = this.mask;
+    const seed = this.params.seed | 0;
+    let count = 0;
+    for (let k = 1; k <= maxChar; k++) if (orders[k] && n >= k) count += n - k + 1;
+    // Upper bound on word ids: at most one token per two characters, plus bigrams and trigrams.
+    const wordBound = (n >> 1) + 1;
+    const ids = new Int32Array(count + wordBound * ((this.word1 ? 1 : 0) + (this.word2 ? 1 : 0) + (this.word3 ? 1 : 0)));
+    let m = 0;
+    // Character n-grams: FNV-1a over UTF-16 units; the prefix hash of every order is
+    // the hash of that order's n-gram, so all orders come from one inner loop.
+    for (let i = 0; i < n; i++) {
+      let h = 0x811c9dc5 ^ seed;
+      const lim = Math.min(maxChar, n - i);
+      for (let k = 0; k < lim; k++) {
+        h = Math.imul(h ^ w.charCodeAt(i + k), 0x01000193);
+        if (orders[k + 1]) ids[m++] = mix(h) & mask;
+      }
+    }
+    // Word n-grams over tokens (runs of word characters), hashed in another namespace.
+    let prev1 = 0;
+    let prev2 = 0;
+    let tokens = 0;
+    let inTok = false;
+    let h = 0;
+    for (let i = 0; i <= n; i++) {
+      const c = i < n ? w.charCodeAt(i) : 0x20;
+      if (isWordChar(c)) {
+        if (!inTok) {
+          inTok = true;
+          h = 0x9dc5811c ^ seed;
+        }
+        h = Math.imul(h ^ c, 0x01000193);
+      } else if (inTok) {
+        inTok = false;
+        const t = mix(h ^ 0x5bd1e995);
+        if (this.word1) ids[m++] = t & mask;
+        if (this.word2 && tokens >= 1) ids[m++] = mix(Math.imul(prev1, 0x2545f491) ^ t) & mask;
+        if (this.word3 && tokens >= 2) ids[m++] = mix(Math.imul(mix(Math.imul(prev2, 0x2545f491) ^ prev1), 0x2545f491) ^ t) & mask;
+        prev2 = prev1;
+        prev1 = t;
+        tokens++;
+      }
+    }
+    return { ids: m === ids.length ? ids : ids.subarray(0, m), dense: denseStats(w, this.params.window) };
+  }
+
+  feeds(items: readonly HashedNgramsItem[], names: Readonly<Record<string, string>>): Record<string, ort.Tensor> {
+    const b = items.length;
+    let total = 0;
+    for (const it of items) total += it.ids.length;
+    const ids = new Int32Array(total);
+    const seg = new BigInt64Array(total);
+    // int64 little-endian: write the low 32 bits and leave the high ones zero; a BigInt per id costs 20x more.
+    const segLow = new Int32Array(seg.buffer);
+    const scale = new Float32Array(b);
+    const dense = new Float32Array(b * DENSE);
+    let off = 0;
+    for (let r = 0; r < b; r++) {
+      const it = items[r];
+      const len = it.ids.length;
+      ids.set(it.ids, off);
+      for (let j = off; j < off + len; j++) segLow[j << 1] = r;
+      off += len;
+      scale[r] = len > 0 ? 1 / len : 0;
+      dense.set(it.dense, r * DENSE);
+    }
+    return {
+      [names.ids]: new ort.Tensor('int32', ids, [total]),
+      [names.segments]: new ort.Tensor('int64', seg, [total, 1]),
+      [names.scale]: new ort.Tensor('float32', scale, [b, 1]),
+      [names.dense]: new ort.Tensor('float32', dense, [b, DENSE]),
+    };
+  }
+}
+
+/** Letters, digits and anything outside ASCII punctuation and the symbol blocks. */
+function isWordChar(c: number): boolean {
+  if (c < 0x80) return (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a);
+  return !((c >= 0x2000 && c <= 0x2bff) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xa0 && c <= 0xbf));
+}
+
+/** Final avalanche (murmur3 fmix32), so that the low bits used as the bucket are well mixed. */
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * Statistics of a window that bags of n-grams see poorly: its length, its mix of
+ * letters, digits, punctuation and non-ASCII, and how many of its tokens look like no
+ * human word (punctuation inside the token, very long tokens), the mark of
+ * optimizer-made adversarial suffixes and encoded blobs.
+ */
+export function denseStats(w: string, window: number): Float32Array {
+  const n = w.length;
+  const out = new Float32Array(DENSE);
+  if (n === 0) return out;
+  let letters = 0;
+  let digits = 0;
+  let punct = 0;
+  let nonAscii = 0;
+  let tokens = 0;
+  let weird = 0;
+  let long = 0;
+  let tokLen = 0;
+  let tokChars = 0;
+  let inner = 0; // punctuation seen inside the current token, after a letter
+  let trailing = 0; // punctuation at the current end of the token
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? w.charCodeAt(i) : 0x20;
+    if (c === 0x20 || c === 0x0a || c === 0x09) {
+      if (tokLen > 0) {
+        tokens++;
+        tokChars += tokLen;
+        if (inner - trailing >= 2) weird++;
+        if (tokLen > 20) long++;
+      }
+      tokLen = 0;
+      inner = 0;
+      trailing = 0;
+      continue;
+    }
+    tokLen++;
+    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a)) {
+      letters++;
+      trailing = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      digits++;
+      trailing = 0;
+    } else if (c < 0x80) {
+      punct++;
+      if (tokLen > 1) {
+        inner++;
+        trailing++;
+      }
+    } else {
+      nonAscii++;
+      trailing = 0;
+    }
+  }
+  out[0] = Math.min(n / window, 1);
+  out[1] = letters / n;
+  out[2] = digits / n;
+  out[3] = punct / n;
+  out[4] = nonAscii / n;
+  out[5] = tokens ? weird / tokens : 0;
+  out[6] = tokens ? Math.min(tokChars / tokens / 10, 3) : 0;
+  out[7] = tokens ? long / tokens : 0;
+  return out;
+}
+
+/** Registry entry of `text-hashed-ngrams` v1. */
+export const hashedNgramsV1: FeaturizerSpec = {
+  name: HASHED_NGRAMS,
+  version: 1,
+  kind: 'text',
+  create(params: unknown) {
+    const r = paramsSchema.safeParse(params);
+    if (!r.success) {
+      throw new Error(`invalid params: ${r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
+    }
+    return new HashedNgramsFeaturizer(r.data);
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * The IETF rate-limit header fields, draft-ietf-httpapi-ratelimit-headers (-10/-11):
+ * `RateLimit-Policy` (the quota: `"<policy>";q=<quota>;w=<window s>[;qu=<unit>]`) and
+ * `RateLimit` (what is left: `"<policy>";r=<remaining>[;t=<s to reset>]`), both
+ * Structured Field Lists (RFC 9651), plus `Retry-After` (RFC 9110) on refusals.
+ */
+
+/** Quota units: `requests` (the default, left out), `concurrent-requests` (registered), `tokens` (ours). */
+export type QuotaUnit = 'requests' | 'concurrent-requests' | 'tokens';
+
+/** One quota policy as the client sees it (already shrunk for the principal's risk). */
+export interface PolicyView {
+  /** Policy identifier, e.g. `demo-llm-chat.requests`. */
+  id: string;
+  /** The quota (q). */
+  quota: number;
+  /** The window in seconds (w); absent for concurrency. */
+  windowSec?: number;
+  unit: QuotaUnit;
+}
+
+/** An sf-string: quotes, with `\` and `"` escaped (ids are printable ASCII by the config schema). */
+function sfString(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/** One member of RateLimit-Policy. */
+export function policyItem(p: PolicyView): string {
+  let out = `${sfString(p.id)};q=${Math.max(0, Math.floor(p.quota))}`;
+  if (p.unit !== 'requests') out += `;qu=${sfString(p.unit)}`;
+  if (p.windowSec !== undefined) out += `;w=${Math.max(1, Math.round(p.windowSec))}`;
+  return out;
+}
+
+/** One member of RateLimit. */
+export function limitItem(id: string, remaining: number, resetSec?: number): string {
+  let out = `${sfString(id)};r=${Math.max(0, Math.floor(remaining))}`;
+  if (resetSec !== undefined) out += `;t=${Math.max(0, Math.ceil(resetSec))}`;
+  return out;
+}
+
+/** What a refusal reports about one limit. */
+export interface RefusalView {
+  policy: PolicyView;
+  remaining: number;
+  /** Seconds until the quota resets (absent: unknown, e.g. concurrency). */
+  resetSec?: number;
+}
+
+/**
+ * Headers of a 429: Retry-After (the earliest reset among `items`, at least 1 s) and the
+ * policies that refused with what is left of each.
+ *
+ * @example
+ * refusalHeaders([{ policy: { id: 'chat.requests', quota: 60, windowSec: 60, unit: 'requests' }, remaining: 0, resetSec: 12.3 }])
+ * // { 'retry-after': '13', 'ratelimit-policy': '"chat.requests";q=60;w=60', ratelimit: '"chat.requests";r=0;t=13' }
+ */
+export function refusalHeaders(items: RefusalView[], retryAfterSec?: number): Record<string, string> {
+  const resets = items.map((i) => i.resetSec).filter((s): s is number => s !== undefined);
+  const retry = retryAfterSec ?? (resets.length ? Math.min(...resets) : 1);
+  return {
+    'retry-after': String(Math.max(1, Math.ceil(retry))),
+    'ratelimit-policy': items.map((i) => policyItem(i.policy)).join(', '),
+    ratelimit: items.map((i) => limitItem(i.policy.id, i.remaining, i.resetSec)).join(', '),
+  };
+}

@@ -1,0 +1,380 @@
+/**
+ * Stage `limit`: requests per window (with burst), LLM tokens per window by
+ * reservation and settlement, requests in flight, and a daily query budget, per rule
+ * and key, in memory or in Redis (rate-limiter-flexible does the counting). A refusal is
+ * a 429 with Retry-After and the IETF RateLimit headers, and a `rate-limited` note that
+ * identity turns into risk; risk in turn shrinks the principal's limits.
+ *
+ * Counting is in milli-units: a limiter of `limit` units holds `limit * SCALE` points and
+ * a unit costs `SCALE / factor` points, so a principal whose risk factor is 0.5 gets half
+ * of every limit on the very same counter (a riskier principal does not get a fresh one).
+ */
+import { BurstyRateLimiter, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { LoadedConfig } from '../config/load.js';
+import type { RequestContext } from '../pipeline/context.js';
+import type { ErrorCode } from '../pipeline/errors.js';
+import type { Stage } from '../pipeline/stage.js';
+import { ALLOW, type Decision, type InferenceResponse, type Note, type Outcome } from '../pipeline/types.js';
+import type { Services } from '../services.js';
+import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits } from './config.js';
+import { refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
+import { counterKey, utcDay } from './keys.js';
+import { createLimiterRegistry, type LimiterRegistry } from './limiters.js';
+import { RiskShrink } from './risk.js';
+import { estimateTokens, hasUsage } from './tokens.js';
+
+/** Points per unit at factor 1. */
+export const SCALE = 1000;
+const DAY_SEC = 86_400;
+/** A reward this close to the end of the counter's window could land in the next one. */
+const WINDOW_MARGIN_MS = 250;
+
+type Kind = 'requests' | 'concurrency' | 'tokens' | 'queries';
+const KIND_ORDER: Kind[] = ['requests', 'concurrency', 'tokens', 'queries'];
+const CODES: Record<Kind, ErrorCode> = {
+  requests: 'PALISADE_RATE_LIMITED',
+  concurrency: 'PALISADE_CONCURRENCY',
+  tokens: 'PALISADE_TOKEN_BUDGET',
+  queries: 'PALISADE_QUERY_BUDGET',
+};
+const UNITS: Record<Kind, QuotaUnit> = { requests: 'requests', concurrency: 'concurrent-requests', tokens: 'tokens', queries: 'requests' };
+
+interface Counter {
+  kind: Kind;
+  rule: string;
+  /** Policy id in the headers: `<rule>.<kind>`. */
+  id: string;
+  /** Configured limit, in units. */
+  limit: number;
+  windowSec?: number;
+  by: readonly KeyPart[];
+  limiter: RateLimiterAbstract;
+  burst?: { id: string; limit: number; windowSec: number; limiter: RateLimiterAbstract; bursty: BurstyRateLimiter };
+}
+
+interface Rule {
+  name: string;
+  models?: ReadonlySet<string>;
+  operations: ReadonlySet<string>;
+  counters: Counter[];
+}
+
+/** What a request holds until it is done: concurrency slots, token reservations, queries. */
+interface Held {
+  counter: Counter;
+  key: string;
+  /** Points consumed (and to give back on release or rollback). */
+  points: number;
+  /** Date.now() at which the counter's window ends: no reward after it. */
+  windowEnd: number;
+  /** Tokens reserved (token counters). */
+  tokens?: number;
+}
+
+/** ctx.locals.limit */
+interface LimitLocals {
+  held: Held[];
+  unitCost: number;
+  prompt: number;
+  completion: number;
+  /** SSE events seen (the fallback estimate of completion tokens). */
+  events: number;
+  /** The request set max_tokens: the upstream cannot run past the reservation's completion. */
+  capped: boolean;
+  usage?: { inputTokens?: number; outputTokens?: number };
+}
+
+type Check = { ok: true } | { ok: false; decision: Decision };
+
+/**
+ * Builds the limit stage for a config, or undefined when no limit is configured (or
+ * `limits.mode` is off): then it is not in the pipeline and costs nothing. Limiters come
+ * from `services.limiters` (shared across reloads, so counts survive a reload) or, when
+ * absent, from a registry of its own.
+ *
+ * @example
+ * const limit = createLimitStage(loaded, services); // placed after parse in order.ts
+ * if (limit) stages.push(limit);
+ */
+export function createLimitStage(loaded: LoadedConfig, services: Services): Stage | undefined {
+  const config: LimitsConfig = loaded.config.limits;
+  if (config.mode === 'off' || (config.rules.length === 0 && !loaded.config.models.some((m) => m.limits))) return undefined;
+  const replicas = loaded.config.state.replicas;
+  const registry: LimiterRegistry = services.limiters ?? createLimiterRegistry(services.state);
+  const acquired: RateLimiterAbstract[] = [];
+  // One half-life for the risk score: the one its writer (identity, auth.risk) decays it with.
+  const riskHalfLife = loaded.config.auth?.risk.halfLife ?? 600_000;
+  const risk = new RiskShrink(config.risk.shrink, riskHalfLife);
+  const shadow = config.mode === 'shadow';
+
+  const limiter = (id: string, limit: number, durationSec: number): RateLimiterAbstract => {
+    const l = registry.acquire({
+      id,
+      points: limit * SCALE,
+      localPoints: Math.ceil(limit / replicas) * SCALE,
+      durationSec,
+      maxKeys: config.maxKeys,
+    });
+    acquired.push(l);
+    return l;
+  };
+
+  const compile = (name: string, models: string[] | undefined, operations: readonly string[] | undefined, set: ModelLimits): Rule => {
+    const counters: Counter[] = [];
+    const base = { rule: name };
+    if (set.requests) {
+      const r = set.requests;
+      const windowSec = r.rate.windowMs / 1000;
+      const c: Counter = { ...base, kind: 'requests', id: `${name}.requests`, limit: r.rate.points, windowSec, by: r.by, limiter: limiter(`${name}:requests`, r.rate.points, windowSec) };
+      if (r.burst) {
+        const bw = r.burst.windowMs / 1000;
+        const bl = limiter(`${name}:burst`, r.burst.points, bw);
+        c.burst = { id: `${name}.burst`, limit: r.burst.points, windowSec: bw, limiter: bl, bursty: new BurstyRateLimiter(c.limiter, bl) };
+      }
+      counters.push(c);
+    }
+    if (set.concurrency) {
+      const lease = config.concurrencyLease / 1000;
+      counters.push({ ...base, kind: 'concurrency', id: `${name}.concurrency`, limit: set.concurrency.max, by: set.concurrency.by, limiter: limiter(`${name}:concurrency`, set.concurrency.max, lease) });
+    }
+    if (set.tokens) {
+      const t = set.tokens;
+      const windowSec = t.rate.windowMs / 1000;
+      counters.push({ ...base, kind: 'tokens', id: `${name}.tokens`, limit: t.rate.points, windowSec, by: t.by, limiter: limiter(`${name}:tokens`, t.rate.points, windowSec) });
+    }
+    if (set.queries) {
+      // One key per UTC day; the TTL (set per key) runs to the end of that day.
+      counters.push({ ...base, kind: 'queries', id: `${name}.queries`, limit: set.queries.perDay, windowSec: DAY_SEC, by: set.queries.by, limiter: limiter(`${name}:queries`, set.queries.perDay, DAY_SEC + 60) });
+    }
+    return { name, models: models ? new Set(models) : undefined, operations: new Set(operations ?? INFERENCE_OPERATIONS), counters };
+  };
+
+  const rules: Rule[] = [];
+  for (const m of loaded.config.models) if (m.limits) rules.push(compile(`model.${m.name}`, [m.name], m.limits.operations, m.limits));
+  for (const r of config.rules) rules.push(compile(r.name, r.models, r.operations, r));
+
+  // The counters of a (model, operation), in kind order: built on first use.
+  const byRoute = new Map<string, Counter[]>();
+  const countersFor = (model: string, operation: string): Counter[] => {
+    const k = `${model}\u0000${operation}`;
+    let cs = byRoute.get(k);
+    if (!cs) {
+      const all = rules.filter((r) => (!r.models || r.models.has(model)) && r.operations.has(operation)).flatMap((r) => r.counters);
+      cs = KIND_ORDER.flatMap((kind) => all.filter((c) => c.kind === kind));
+      byRoute.set(k, cs);
+    }
+    return cs;
+  };
+
+  const note = (c: Counter, extra: Record<string, unknown> = {}): Note => ({
+    stage: 'limit',
+    kind: 'rate-limited',
+    name: c.id,
+    detail: { limit: c.kind, rule: c.rule, code: CODES[c.kind], ...(shadow ? { shadow: true } : {}), ...extra },
+  });
+
+  const effective = (limit: number, unitCost: number) => Math.floor((limit * SCALE) / unitCost);
+
+  const refusal = (c: Counter, views: RefusalView[], retryAfterSec?: number, extra?: Record<string, unknown>): Decision => ({
+    allow: false,
+    code: CODES[c.kind],
+    headers: refusalHeaders(views, retryAfterSec),
+    notes: [note(c, extra)],
+  });
+
+  const policy = (c: Counter, unitCost: number): PolicyView => ({
+    id: c.id,
+    quota: effective(c.limit, unitCost),
+    windowSec: c.windowSec,
+    unit: UNITS[c.kind],
+  });
+
+  /** Consumes `points`; a RateLimiterRes rejection is a refusal, anything else a store failure. */
+  const consume = async (l: RateLimiterAbstract | BurstyRateLimiter, key: string, points: number, opts?: Record<string, unknown>) => {
+    try {
+      return { res: await l.consume(key, points, opts as never), refused: false as const };
+    } catch (err) {
+      if (err instanceof RateLimiterRes) return { res: err, refused: true as const };
+      return { error: err };
+    }
+  };
+
+  const giveBack = (h: Held, points = h.points): void => {
+    if (points <= 0 || Date.now() >= h.windowEnd - WINDOW_MARGIN_MS) return;
+    h.counter.limiter.reward(h.key, points).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: giving back failed'));
+  };
+
+  const storeFailure = (c: Counter, err: unknown): Check => {
+    services.logger.warn({ err, counter: c.id }, 'limit: counter store failed');
+    if (registry.onStoreFailure === 'allow') return { ok: true };
+    return { ok: false, decision: { allow: false, code: 'PALISADE_STATE_UNAVAILABLE', cause: err } };
+  };
+
+  const checkRequests = async (c: Counter, key: string, unitCost: number): Promise<Check> => {
+    const r = await consume(c.burst ? c.burst.bursty : c.limiter, key, unitCost);
+    if ('error' in r) return storeFailure(c, r.error);
+    if (!r.refused) return { ok: true };
+    // Refused attempts stay counted: the limit is on the rate of attempts.
+    const views: RefusalView[] = [{ policy: policy(c, unitCost), remaining: 0, resetSec: r.res.msBeforeNext / 1000 }];
+    if (c.burst) {
+      const b = await c.burst.limiter.get(key).catch(() => null);
+      views.push({
+        policy: { id: c.burst.id, quota: effective(c.burst.limit, unitCost), windowSec: c.burst.windowSec, unit: 'requests' },
+        remaining: 0,
+        resetSec: (b?.msBeforeNext ?? r.res.msBeforeNext) / 1000,
+      });
+    }
+    return { ok: false, decision: refusal(c, views, r.res.msBeforeNext / 1000) };
+  };
+
+  /** Concurrency slots, token reservations and query budgets: held, and given back on refusal. */
+  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, tokens?: number): Promise<Check> => {
+    let opts: Record<string, unknown> | undefined;
+    let day: ReturnType<typeof utcDay> | undefined;
+    if (c.kind === 'queries') {
+      day = utcDay(Date.now());
+      key = `${key}|d:${day.day}`;
+      opts = { customDuration: Math.ceil(day.secondsLeft) + 60 };
+    }
+    const now = Date.now();
+    const r = await consume(c.limiter, key, points, opts);
+    if ('error' in r) return storeFailure(c, r.error);
+    const held: Held = { counter: c, key, points, windowEnd: now + Math.max(0, r.res.msBeforeNext), tokens };
+    if (r.refused && !shadow) {
+      // Nothing was admitted: undo the increment the rejection left behind.
+      giveBack(held);
+      const before = Math.max(0, r.res.consumedPoints - points);
+      const remaining = Math.floor(Math.max(0, c.limit * SCALE - before) / unitCost);
+      const resetSec = c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : r.res.msBeforeNext / 1000;
+      const extra = c.kind === 'tokens' ? { requested: tokens, remaining } : undefined;
+      return { ok: false, decision: refusal(c, [{ policy: policy(c, unitCost), remaining, resetSec }], c.kind === 'concurrency' ? 1 : resetSec, extra) };
+    }
+    lc.held.push(held);
+    if (r.refused) return { ok: false, decision: { allow: true, notes: [note(c)] } };
+    return { ok: true };
+  };
+
+  const rollback = (lc: LimitLocals): void => {
+    for (const h of lc.held) giveBack(h);
+    lc.held.length = 0;
+  };
+
+  const stage: Stage = {
+    name: 'limit',
+
+    async request(ctx: RequestContext): Promise<Decision> {
+      const counters = countersFor(ctx.model.name, ctx.route.operation);
+      if (counters.length === 0) return ALLOW;
+      const { score, factor } = await risk.read(ctx, services.state);
+      if (factor <= 0) {
+        // The table says: no access at this risk. Retry once the score has decayed.
+        const c = counters[0];
+        const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
+        return shadow ? { allow: true, notes: d.notes } : d;
+      }
+      const unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+      const req = ctx.request;
+      const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
+      const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
+      const notes: Note[] = [];
+      for (const c of counters) {
+        const key = counterKey(c.by, ctx);
+        let check: Check;
+        if (c.kind === 'requests') check = await checkRequests(c, key, unitCost);
+        else if (c.kind === 'tokens') {
+          if (!est) continue; // token budgets apply to LLM calls only
+          const tokens = est.prompt + est.completion;
+          check = await take(c, key, tokens * unitCost, unitCost, lc, tokens);
+        } else check = await take(c, key, unitCost, unitCost, lc);
+        if (check.ok) continue;
+        const d = check.decision;
+        if (d.allow || shadow) {
+          notes.push(...(d.notes ?? []));
+          continue;
+        }
+        rollback(lc);
+        return factor < 1 ? { ...d, notes: d.notes?.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
+      }
+      if (lc.held.length) ctx.locals.limit = lc;
+      if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
+      return notes.length ? { allow: true, notes } : ALLOW;
+    },
+
+    wantsResponse(ctx: RequestContext): boolean {
+      const lc = ctx.locals.limit as LimitLocals | undefined;
+      return lc !== undefined && lc.held.some((h) => h.tokens !== undefined);
+    },
+
+    async response(ctx: RequestContext, res: InferenceResponse): Promise<Decision | void> {
+      const lc = ctx.locals.limit as LimitLocals | undefined;
+      if (!lc) return;
+      if (hasUsage(res.usage)) lc.usage = { ...lc.usage, ...res.usage };
+      if (!res.stream) return;
+      lc.events++;
+      // A stream without max_tokens may run past its reservation: extend it event by
+      // event, and end the stream when the budget cannot cover what was streamed. With
+      // max_tokens the upstream stops in time (the event count, which also counts the
+      // role and finish events, would cut it short), unless its own usage says otherwise.
+      if (lc.capped && !lc.usage) return;
+      const used = usedTokens(lc);
+      for (const h of lc.held) {
+        if (h.tokens === undefined || used <= h.tokens) continue;
+        const extra = (used - h.tokens) * lc.unitCost;
+        const r = await consume(h.counter.limiter, h.key, extra);
+        if ('error' in r) continue; // the store failed: settle later, do not cut the stream
+        if (r.refused && !shadow) {
+          giveBack({ ...h, points: extra });
+          return { allow: false, code: 'PALISADE_TOKEN_BUDGET', notes: [note(h.counter, { streamed: used, reserved: h.tokens })] };
+        }
+        h.points += extra;
+        h.tokens = used;
+      }
+    },
+
+    done(ctx: RequestContext, outcome: Outcome): void {
+      const lc = ctx.locals.limit as LimitLocals | undefined;
+      if (!lc) return;
+      ctx.locals.limit = undefined;
+      if (hasUsage(outcome.usage)) lc.usage = { ...lc.usage, ...outcome.usage };
+      for (const h of lc.held) {
+        if (h.counter.kind === 'concurrency') giveBack(h);
+        else if (h.tokens !== undefined) settle(h, lc, outcome);
+      }
+    },
+
+    close(): void {
+      for (const l of acquired) registry.release(l);
+      acquired.length = 0;
+    },
+  };
+
+  /** Charges a token reservation its real cost: penalty for more, reward for less. */
+  const settle = (h: Held, lc: LimitLocals, outcome: Outcome): void => {
+    const actual = actualTokens(lc, h.tokens!, outcome);
+    const diff = (actual - h.tokens!) * lc.unitCost;
+    if (diff > 0) {
+      h.counter.limiter.penalty(h.key, diff).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: settling tokens failed'));
+    } else if (diff < 0) giveBack(h, -diff);
+  };
+
+  return stage;
+}
+
+/** Tokens used so far by a streamed response: reported usage, else prompt estimate + events. */
+function usedTokens(lc: LimitLocals): number {
+  const u = lc.usage;
+  if (u && (u.inputTokens !== undefined || u.outputTokens !== undefined)) {
+    return (u.inputTokens ?? lc.prompt) + (u.outputTokens ?? lc.events);
+  }
+  return lc.prompt + lc.events;
+}
+
+/** What a finished request really cost, in tokens. */
+function actualTokens(lc: LimitLocals, reserved: number, outcome: Outcome): number {
+  if (lc.usage) return usedTokens(lc);
+  if (lc.events > 0) return lc.prompt + lc.events;
+  // The upstream answered without usage: keep the reservation (never undercount).
+  if (outcome.upstreamStatus !== undefined && outcome.upstreamStatus < 400) return reserved;
+  // Refused later, or the upstream failed: nothing was generated.
+  return 0;
+}

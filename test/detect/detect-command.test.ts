@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ATTACK, BENIGN, PACKAGE_DIR, ROOT } from './helpers.js';
+
+function runCli(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli.ts'), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+test('palisade detect scores JSON lines in order', async () => {
+  const lines = [ATTACK, BENIGN, ATTACK, 'not json', BENIGN].map((t) => (t === 'not json' ? t : JSON.stringify({ text: t })));
+  const r = await runCli(['detect', '--package', PACKAGE_DIR], `${lines.join('\n')}\n`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(out.length, 5);
+  assert.deepEqual(out.map((o) => o.flagged), [true, false, true, undefined, false]);
+  assert.equal(out[3].error, 'not JSON');
+  assert.ok(out[0].score >= 0.5 && out[1].score < 0.5);
+});
+
+test('palisade detect refuses a package that does not verify against the given key', async () => {
+  const r = await runCli(['detect', '--package', PACKAGE_DIR, '--trusted-key', join(ROOT, 'package.json')], '');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /trusted key .*package\.json/);
+});
