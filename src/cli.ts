@@ -236,7 +236,11 @@ async function start(args: string[]): Promise<number> {
   }
   const config = loaded.loaded.config;
   let demo: DemoUpstreams | undefined;
-  let gw: Gateway;
+  let gw: Gateway | undefined;
+  // Before the gateway says it listens: a SIGHUP that comes right after that line must
+  // reload, not kill the process (the default action of SIGHUP). One that comes while
+  // starting is moot: the config is being read anyway.
+  process.on('SIGHUP', () => void gw?.reload());
   try {
     if (config.demo) demo = await startDemoUpstreams(config.demo);
     gw = await Gateway.start({ configFile: file });
@@ -245,12 +249,13 @@ async function start(args: string[]): Promise<number> {
     process.stderr.write(`palisade: ${(err as Error).message}\n`);
     return 1;
   }
+  const running = gw;
   if (config.demo) {
-    const cmds = demoCommands(gw.current.config, gw.url, await demoBearer(gw.current.loaded));
-    process.stderr.write(`\npalisade is ready on ${gw.url} (admin ${gw.adminUrl}). Try:\n\n${cmds.map((c) => `  ${c}\n`).join('\n')}\n`);
+    const cmds = demoCommands(running.current.config, running.url, await demoBearer(running.current.loaded));
+    process.stderr.write(`\npalisade is ready on ${running.url} (admin ${running.adminUrl}). Try:\n\n${cmds.map((c) => `  ${c}\n`).join('\n')}\n`);
   }
-  process.on('SIGHUP', () => void gw.reload());
   const shutdown = (sig: string) => {
+    const gw = running;
     gw.logger.info({ signal: sig }, 'draining');
     gw.stop().then(() => demo?.close()).then(
       () => process.exit(0),

@@ -14,7 +14,7 @@ import { GatewayError } from '../pipeline/errors.js';
 import { requestIdFrom } from '../proxy/headers.js';
 import type { Runtime } from '../runtime.js';
 import { readBody } from '../server/body.js';
-import { httpInfo, type HandlerHost } from '../server/handler.js';
+import { httpInfo, withAdmission, type HandlerHost } from '../server/handler.js';
 import { sendError } from '../server/respond.js';
 import type { Services } from '../services.js';
 import { Revocations } from './revocation.js';
@@ -30,7 +30,7 @@ const DEFAULT_REVOCATION_TTL = 24 * 3_600_000;
 export function registerAuthRoutes(app: FastifyInstance, host: HandlerHost): void {
   app.post(TOKEN_PATH, (request, reply) => {
     reply.hijack();
-    return handleToken(host, request.raw, reply.raw);
+    return withAdmission(host, request.raw, reply.raw, () => handleToken(host, request.raw, reply.raw));
   });
   app.get(JWKS_PATH, (request, reply) => {
     reply.hijack();

@@ -60,11 +60,26 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   return loadConfigText(text, abs, env);
 }
 
-/** As loadConfigFile, from text already read (`file` names it in problems and anchors relative paths). */
+/**
+ * As loadConfigFile, from text already read (`file` names it in problems and anchors
+ * relative paths). Never throws: YAML that cannot even be turned into data (an alias
+ * bomb, a self-referential alias) is one problem like any other, so that a reload of
+ * such a file is refused and the old config keeps serving.
+ */
 export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  try {
+    return loadText(text, file, env);
+  } catch (err) {
+    return { ok: false, problems: [{ file, line: 0, col: 0, path: '', message: `cannot be read: ${(err as Error).message}` }] };
+  }
+}
+
+function loadText(text: string, file: string, env: NodeJS.ProcessEnv): LoadResult {
   const baseDir = dirname(resolve(file));
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // logLevel 'error': YAML's warnings (a collection as a key) would go to process warnings;
+  // what they describe ends as an unknown-key problem anyway.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   const at = (offset: number | undefined) => {
     const pos = offset === undefined ? { line: 0, col: 0 } : lineCounter.linePos(offset);
     return { line: pos.line, col: pos.col };

@@ -14,6 +14,7 @@ import { crossCheckDetectors, detectorsConfigSchema, modelDetectorsSchema } from
 import { authConfigSchema, authCrossCheck, criticalitySchema } from '../auth/config.js';
 import { crossCheckLimits, limitsConfigSchema, modelLimitsSchema } from '../limits/config.js';
 import { stateConfigSchema } from '../state/config.js';
+import { overloadConfigSchema } from '../server/overload.js';
 
 /** The unit fields live in fields.ts (section schemas elsewhere import them from there). */
 export { duration, size, rate } from './fields.js';
@@ -57,7 +58,16 @@ const server = z
       .prefault({})
       .describe('The admin listener; keep it off the public network.'),
     bodyLimit: size().prefault('1mb').describe('Largest request body a route accepts (a model may set a smaller one).'),
-    maxHeaderSize: size().prefault('16kb').describe('Largest total size of request headers.'),
+    maxHeaderSize: size()
+      .prefault('16kb')
+      .describe('Largest request head (the request target and header names and values); past it, 431.'),
+    maxHeaderCount: z
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .default(128)
+      .describe('Most request header lines; past it, 431 (node would drop the rest silently).'),
     headersTimeout: duration().prefault('10s').describe('Time a client has to send all request headers (slowloris bound).'),
     requestTimeout: duration()
       .prefault('30s')
@@ -69,6 +79,19 @@ const server = z
       .array(z.string())
       .default([])
       .describe('Peers (IPs) whose x-forwarded-for is believed. Others are keyed by their socket address.'),
+    maxConnections: z
+      .number()
+      .int()
+      .min(0)
+      .default(10000)
+      .describe('Open client connections on the main listener; past it, new connections are closed at once. 0: no bound (the file descriptor limit).'),
+    maxConnectionsPerClient: z
+      .number()
+      .int()
+      .min(0)
+      .default(256)
+      .describe('Open connections (busy or idle) per client address (the socket peer; trusted proxies are exempt); past it, new ones are closed at once. 0: no bound.'),
+    overload: overloadConfigSchema,
   })
   .prefault({});
 
@@ -86,8 +109,12 @@ const upstream = z.strictObject({
   timeouts: z
     .strictObject({
       connect: duration().prefault('2s').describe('TCP (and TLS) connect timeout.'),
-      headers: duration().prefault('30s').describe('Time until the upstream sends response headers.'),
-      body: duration().prefault('60s').describe('Longest silence between two body chunks of the upstream response.'),
+      headers: duration()
+        .prefault('30s')
+        .describe('Time until the upstream sends response headers (checked about twice a second: up to ~1 s late).'),
+      body: duration()
+        .prefault('60s')
+        .describe('Longest silence between two body chunks of the upstream response (checked about twice a second: up to ~1 s late).'),
     })
     .prefault({}),
   pool: z

@@ -52,7 +52,11 @@ export const ERRORS = {
     message: 'The request body is too large.',
     doc: 'Larger than the model bodyLimit or server.bodyLimit.',
   },
-  PALISADE_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large.', doc: 'Larger than server.maxHeaderSize.' },
+  PALISADE_HEADERS_TOO_LARGE: {
+    status: 431,
+    message: 'The request headers are too large.',
+    doc: 'Larger than server.maxHeaderSize, or more lines than server.maxHeaderCount.',
+  },
   PALISADE_REQUEST_TIMEOUT: {
     status: 408,
     message: 'The request was not received in time.',
@@ -93,6 +97,16 @@ export const ERRORS = {
     message: 'The client closed the request.',
     doc: 'Recorded (audit, metrics) when the client went away before the response ended; never sent.',
   },
+  PALISADE_OVERLOADED: {
+    status: 503,
+    message: 'The gateway is overloaded; try again later.',
+    doc: 'More than server.overload.maxInFlight requests running and the queue (maxQueued) full or waited on past queueTimeout, or the event loop lagging past maxEventLoopDelay. Sent with Retry-After.',
+  },
+  PALISADE_EXPECTATION_FAILED: {
+    status: 417,
+    message: 'The expectation in the Expect header is not supported.',
+    doc: 'An Expect header other than 100-continue.',
+  },
   PALISADE_RATE_LIMITED: {
     status: 429,
     message: 'Too many requests; retry after the time in Retry-After.',
@@ -128,7 +142,7 @@ export const ERRORS = {
     message: 'A detector could not inspect the input; try again later.',
     doc: 'A detector failed or exceeded its latency budget and is not failOpen (fail closed). The log line with the request id has the cause.',
   },
-  PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent while draining on SIGTERM.' },
+  PALISADE_SHUTTING_DOWN: { status: 503, message: 'The gateway is shutting down.', doc: 'Sent, with Connection: close, to requests that arrive on open connections while draining on SIGTERM.' },
   PALISADE_INTERNAL: {
     status: 500,
     message: 'Internal error.',

@@ -68,9 +68,15 @@ export function optBool(body: Record<string, unknown>, key: string): boolean | u
   return v;
 }
 
-/** Flattens a nested numeric array, checking that every leaf is a finite number (or boolean). */
+/**
+ * Flattens a nested numeric array, checking that every leaf is a finite number (or
+ * boolean). A literal past the double range (`1e400`) parses as Infinity, which
+ * detectors would score but JSON.stringify forwards as `null`: it is refused, so what is
+ * inspected is what is forwarded.
+ */
 export function flattenNumbers(v: unknown, what: string, out: number[] = []): number[] {
   if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw badRequest(`${what} must hold finite numbers`);
     out.push(v);
     return out;
   }
@@ -82,7 +88,7 @@ export function flattenNumbers(v: unknown, what: string, out: number[] = []): nu
   // Fast path: a flat array of numbers is used as it is.
   for (let i = 0; i < v.length; i++) {
     const x = v[i];
-    if (typeof x === 'number') out.push(x);
+    if (typeof x === 'number' && Number.isFinite(x)) out.push(x);
     else flattenNumbers(x, what, out);
   }
   return out;

@@ -55,17 +55,25 @@ export const kserveV2Adapter: ProtocolAdapter = {
     const tensors: InferenceTensor[] = [];
     if (status < 300 && req.operation === 'infer') {
       if (!Array.isArray(body.outputs)) throw badResponse('response has no outputs');
+      const names = new Set<string>();
       body.outputs.forEach((out, i) => {
         if (!isObject(out) || typeof out.name !== 'string' || !Array.isArray(out.shape) || typeof out.datatype !== 'string') {
           throw badResponse(`outputs[${i}] is not a tensor`);
         }
+        // Outputs are written back by name: two of one name would leave one of them
+        // holding the other's (changed) values.
+        if (names.has(out.name)) throw badResponse(`outputs[${i}].name is not unique`);
+        names.add(out.name);
         if (out.datatype === 'BYTES') return;
+        if (!out.shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) throw badResponse(`outputs[${i}].shape is not a shape`);
         let data: number[];
         try {
           data = flattenNumbers(out.data, `outputs[${i}].data`);
         } catch {
           throw badResponse(`outputs[${i}].data is not numeric`);
         }
+        // Output defenses work row by row on the shape: it must describe the data.
+        if ((out.shape as number[]).reduce((a, b) => a * b, 1) !== data.length) throw badResponse(`outputs[${i}].data does not match its shape`);
         tensors.push({ name: out.name, shape: out.shape as number[], datatype: out.datatype, data });
       });
     }

@@ -17,6 +17,18 @@ export interface PathMatch {
 
 export type MatchResult = { match: PathMatch } | { error: 'PALISADE_NOT_FOUND' | 'PALISADE_METHOD_NOT_ALLOWED' };
 
+/**
+ * The methods the gateway serves at all (raw routes forward these and no others: TRACE,
+ * CONNECT and extension methods never reach a model server).
+ */
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+const METHOD_SET: ReadonlySet<string> = new Set(HTTP_METHODS);
+
+/** Whether the gateway serves `method` at all. */
+export function isServedMethod(method: string): boolean {
+  return METHOD_SET.has(method);
+}
+
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -118,11 +130,20 @@ export function upstreamPathFor(protocol: Protocol, operation: string, model: st
 
 /**
  * The rest of a raw-route path after its prefix, if it is safe to forward: no dot
- * segments, no encoded dots, slashes or backslashes, no empty segments, no `;` params.
+ * segments (literal, percent-encoded or overlong UTF-8), no encoded slash, backslash or
+ * percent (they change meaning with each decoding, so a double-decoding upstream would
+ * see another path), no empty segments, no `;` params, no fragment, no control bytes.
  */
 export function safeRawSuffix(suffix: string): string | undefined {
   if (suffix === '') return '/';
   if (suffix[0] !== '/') return undefined;
-  if (/[\\;]|%2e|%2f|%5c|%00|\/\/|\/\.\.?(\/|$)/i.test(suffix)) return undefined;
+  if (/[\\;#]|%2f|%5c|%25/i.test(suffix)) return undefined;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(suffix);
+  } catch {
+    return undefined; // a malformed escape, or bytes that are not UTF-8 (overlong dots)
+  }
+  if (/[\x00-\x1f\x7f\\;]|\/\/|\/\.\.?(\/|$)/.test(decoded)) return undefined;
   return suffix;
 }

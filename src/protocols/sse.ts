@@ -37,7 +37,6 @@ export class SseParser {
     for (;;) {
       const m = BOUNDARY.exec(this.buf);
       if (!m) break;
-      // A lone \r at the end may be the first half of \r\n: wait for more.
       const block = this.buf.slice(0, m.index);
       this.buf = this.buf.slice(m.index + m[0].length);
       const ev = parseBlock(block);
@@ -93,3 +92,70 @@ export function formatSse(ev: SseEvent): string {
 export function sseErrorEvent(code: string, message: string, requestId: string): string {
   return `event: error\ndata: ${JSON.stringify({ error: { code, message, requestId } })}\n\n`;
 }
+
+/**
+ * Relays an SSE byte stream unchanged but only up to the end of its last complete
+ * event, holding the unterminated rest (at most `maxEventSize` bytes). A stream cut
+ * mid-event can then be ended with a clean error event, instead of one glued to half
+ * an event that the client would parse as garbage.
+ */
+export class SseRelay {
+  private held: Buffer[] = [];
+  private heldSize = 0;
+  // Scanner state: the last byte ended a line; that line end was a CR (an LF may follow).
+  private afterEol = false;
+  private afterCr = false;
+
+  constructor(private readonly maxEventSize = 1024 * 1024) {}
+
+  /** Bytes that may go to the client now (possibly empty). Throws SseParseError past maxEventSize. */
+  push(chunk: Buffer): Buffer {
+    let cut = -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i];
+      if (b === 10 /* \n */) {
+        if (this.afterCr) {
+          // The LF of a CRLF: part of the line end already counted.
+          this.afterCr = false;
+          // If that CR ended an event (here, or as the last byte released before), the LF goes with it.
+          if ((cut >= 0 && cut === i - 1) || (i === 0 && this.heldSize === 0)) cut = i;
+          continue;
+        }
+        if (this.afterEol) cut = i;
+        this.afterEol = true;
+      } else if (b === 13 /* \r */) {
+        if (this.afterEol) cut = i;
+        this.afterEol = true;
+        this.afterCr = true;
+      } else {
+        this.afterEol = false;
+        this.afterCr = false;
+      }
+    }
+    if (cut < 0) {
+      this.hold(chunk);
+      return EMPTY;
+    }
+    const ready = this.heldSize ? Buffer.concat([...this.held, chunk.subarray(0, cut + 1)]) : chunk.subarray(0, cut + 1);
+    this.held = [];
+    this.heldSize = 0;
+    if (cut + 1 < chunk.length) this.hold(chunk.subarray(cut + 1));
+    return ready;
+  }
+
+  /** At the end of the stream: whatever is held (an unterminated last event passes as the upstream sent it). */
+  end(): Buffer {
+    const rest = this.heldSize ? Buffer.concat(this.held) : EMPTY;
+    this.held = [];
+    this.heldSize = 0;
+    return rest;
+  }
+
+  private hold(b: Buffer): void {
+    this.held.push(b);
+    this.heldSize += b.length;
+    if (this.heldSize > this.maxEventSize) throw new SseParseError(`SSE event larger than ${this.maxEventSize} bytes`);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);

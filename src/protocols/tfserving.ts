@@ -14,6 +14,15 @@ function tensorOf(name: string, v: unknown, what: string, batched: boolean): Inf
   return { name, shape: batched || shape.length > 0 ? shape : [1], datatype: 'FP32', data };
 }
 
+/**
+ * `predictions.scores.v2` → [`predictions`, `scores.v2`]: split at the first dot only,
+ * since output names may hold dots (split('.', 2) would drop the rest and write the
+ * changed values under another name, leaving the original unchanged).
+ */
+function outputKey(tensorName: string): [string, string | undefined] {
+  const dot = tensorName.indexOf('.');
+  return dot < 0 ? [tensorName, undefined] : [tensorName.slice(0, dot), tensorName.slice(dot + 1)];
+}
 /** Names of the tensors parseResponse found, so serializeResponse can remove those a stage dropped. */
 const parsedNames = new WeakMap<InferenceResponse, string[]>();
 /** Responses in row format with named outputs (`predictions: [{name: ...}, ...]`). */
@@ -63,9 +72,12 @@ export const tfservingAdapter: ProtocolAdapter = {
     const tensors: InferenceTensor[] = [];
     const res: InferenceResponse = { protocol: 'tfserving', model: req.model, status, stream: false, body, tensors };
     if (status < 300 && req.operation === 'predict') {
-      const out = body.predictions ?? body.outputs;
-      if (out === undefined) throw badResponse('response has neither predictions nor outputs');
+      // Exactly one of them: a second one would pass to the client unread (and undefended).
+      if ((body.predictions === undefined) === (body.outputs === undefined)) {
+        throw badResponse('response must have exactly one of predictions or outputs');
+      }
       const key = body.predictions !== undefined ? 'predictions' : 'outputs';
+      const out = body[key];
       try {
         if (isObject(out)) for (const [name, v] of Object.entries(out)) tensors.push(tensorOf(`${key}.${name}`, v, name, true));
         else if (Array.isArray(out) && out.length > 0 && out.every(isObject)) {
@@ -96,13 +108,13 @@ export const tfservingAdapter: ProtocolAdapter = {
     // Outputs a stage removed (a defense that drops logits) leave the body too.
     for (const gone of parsedNames.get(res) ?? []) {
       if (kept.has(gone)) continue;
-      const [key, name] = gone.split('.', 2);
+      const [key, name] = outputKey(gone);
       if (name === undefined) delete body[key];
       else if (rowOutputs.has(res)) for (const row of body[key] as Record<string, unknown>[]) delete row[name];
       else delete (body[key] as Record<string, unknown>)[name];
     }
     for (const t of res.tensors) {
-      const [key, name] = t.name.split('.', 2);
+      const [key, name] = outputKey(t.name);
       const nested = nest(t.data, t.shape);
       if (name === undefined) body[key] = nested;
       else if (rowOutputs.has(res)) {

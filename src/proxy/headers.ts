@@ -24,23 +24,58 @@ const HOP_BY_HOP = new Set([
 // The caller's credentials are for the gateway, not for the model server.
 const CREDENTIALS = new Set(['authorization', 'cookie', 'x-api-key', 'x-palisade-api-key']);
 
+// Claims about the client's address or identity that model servers (and the proxies
+// in front of them) are known to believe. Only a trusted proxy may make them; from any
+// other peer they are dropped, so the upstream never reads an identity the gateway did
+// not establish. x-forwarded-* as a whole is in this class (user, email, groups, ...).
+const CLIENT_CLAIMS = new Set([
+  'forwarded',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'x-cluster-client-ip',
+  'x-original-forwarded-for',
+  'x-remote-user',
+  'remote-user',
+]);
+
+function isClientClaim(key: string): boolean {
+  return CLIENT_CLAIMS.has(key) || key.startsWith('x-forwarded-') || key.startsWith('x-auth-request-');
+}
+
 /** Builds the headers sent upstream. */
 export function upstreamRequestHeaders(
   incoming: IncomingHttpHeaders,
-  opts: { requestId: string; clientAddress: string; proto: string; extra?: Readonly<Record<string, string>> },
+  opts: {
+    requestId: string;
+    /** The socket peer (appended to x-forwarded-for). */
+    peer: string;
+    /** Whether the peer is a trusted proxy whose forwarding headers are kept. */
+    trustedPeer: boolean;
+    proto: string;
+    extra?: Readonly<Record<string, string>>;
+  },
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const connTokens = connectionTokens(incoming.connection);
   for (const key in incoming) {
     if (HOP_BY_HOP.has(key) || CREDENTIALS.has(key) || connTokens?.has(key)) continue;
-    if (key === 'x-forwarded-for' || key === 'x-forwarded-proto' || key === 'x-forwarded-host' || key === 'x-request-id') continue;
+    // The gateway's own namespace: a client cannot speak for the gateway.
+    if (key.startsWith('x-palisade-') || key === 'x-forwarded-for' || key === 'x-request-id') continue;
+    if (!opts.trustedPeer && isClientClaim(key)) continue;
     const v = incoming[key];
     if (v !== undefined) out[key] = v;
   }
-  const xff = incoming['x-forwarded-for'];
-  out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${opts.clientAddress}` : opts.clientAddress;
-  out['x-forwarded-proto'] = opts.proto;
-  if (incoming.host) out['x-forwarded-host'] = incoming.host;
+  // Each proxy appends the peer it heard from; a chain from an untrusted peer starts here.
+  const xff = opts.trustedPeer ? incoming['x-forwarded-for'] : undefined;
+  out['x-forwarded-for'] = xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${opts.peer}` : opts.peer;
+  if (typeof out['x-forwarded-proto'] !== 'string') out['x-forwarded-proto'] = opts.proto;
+  if (typeof out['x-forwarded-host'] !== 'string') {
+    if (incoming.host) out['x-forwarded-host'] = incoming.host;
+    else delete out['x-forwarded-host'];
+  }
   out['x-request-id'] = opts.requestId;
   // The gateway must read what the model returns; compressed bodies would hide it.
   out['accept-encoding'] = 'identity';

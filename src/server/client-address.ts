@@ -41,6 +41,11 @@ export class TrustedProxies {
   }
 }
 
+/** `::ffff:1.2.3.4` → `1.2.3.4` (IPv4-mapped IPv6 as the plain IPv4 it is). */
+export function unmapIPv4(a: string): string {
+  return unmap(a);
+}
+
 function unmap(a: string): string {
   return a.startsWith('::ffff:') && isIPv4(a.slice(7)) ? a.slice(7) : a;
 }

@@ -4,7 +4,8 @@
  * drain on SIGTERM.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Server as HttpsServer } from 'node:https';
 import { basename, dirname } from 'node:path';
@@ -13,7 +14,9 @@ import { pino } from 'pino';
 import { registerAdminAuthRoutes, registerAuthRoutes } from '../auth/routes.js';
 import { formatProblem, loadConfigFile, resolveConfigPath, type LoadedConfig } from '../config/load.js';
 import { DetectorSessions } from '../detect/sessions.js';
-import { errorBody } from '../pipeline/errors.js';
+import { errorBody, errorSpec } from '../pipeline/errors.js';
+import { HTTP_METHODS } from '../protocols/routes.js';
+import { requestIdFrom } from '../proxy/headers.js';
 import { Runtime } from '../runtime.js';
 import { createLimiterRegistry } from '../limits/limiters.js';
 import { createStateStore, stateHealth } from '../state/create.js';
@@ -22,8 +25,11 @@ import type { StateStore } from '../state/store.js';
 import { Telemetry } from '../telemetry/telemetry.js';
 import type { Logger, Services } from '../services.js';
 import { TrustedProxies } from './client-address.js';
+import { ConnectionLimiter } from './connection-limit.js';
 import { handleRequest, type HandlerHost } from './handler.js';
+import { Admission } from './overload.js';
 import { ReadinessProbe } from './readiness.js';
+import { sendError } from './respond.js';
 import { readListenerTls } from './tls.js';
 
 export interface GatewayOptions {
@@ -40,7 +46,6 @@ export interface GatewayOptions {
 
 export type ReloadResult = { ok: true } | { ok: false; problems: string[] };
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
 
 export class Gateway implements HandlerHost {
   private runtime!: Runtime;
@@ -49,6 +54,9 @@ export class Gateway implements HandlerHost {
   private watcher?: FSWatcher;
   private reloadChain: Promise<ReloadResult> = Promise.resolve({ ok: true });
   private draining = false;
+  /** Overload protection of the main listener; survives reloads (bounds are re-applied). */
+  admission!: Admission;
+  connections!: ConnectionLimiter;
   private readonly readiness = new ReadinessProbe();
   readonly logger: Logger;
   trustedProxies!: TrustedProxies;
@@ -68,6 +76,11 @@ export class Gateway implements HandlerHost {
 
   get current(): Runtime {
     return this.runtime;
+  }
+
+  /** Whether the gateway is draining (new requests get 503 PALISADE_SHUTTING_DOWN). */
+  get closing(): boolean {
+    return this.draining;
   }
 
   /** Loads the config, builds the runtime and starts both listeners. Throws ConfigError-like errors. */
@@ -118,17 +131,29 @@ export class Gateway implements HandlerHost {
   private async listenWith(loaded: LoadedConfig): Promise<void> {
     const server = loaded.config.server;
     this.runtime = await Runtime.build(loaded, this.services);
+    this.admission = new Admission(server.overload);
+    this.connections = new ConnectionLimiter(server.maxConnectionsPerClient, () => this.trustedProxies);
     this.telemetry.activeUpstreams(this.runtime.upstreams);
     const tls = readListenerTls(loaded);
+    // Node checks header and request timeouts only every connectionsCheckingInterval
+    // (30 s by default): check every second so the configured bounds hold. A missing
+    // Host is answered by the handler, in the one error shape. A TLS handshake gets the
+    // time the headers get.
+    const httpOpts = { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000, requireHostHeader: false };
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => handleRequest(this, req, res);
     this.app = Fastify({
-      // Node checks header and request timeouts only every connectionsCheckingInterval
-      // (30 s by default): check every second so the configured bounds hold.
-      https: tls ? { ...tls, maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 } : null,
-      http: { maxHeaderSize: server.maxHeaderSize, connectionsCheckingInterval: 1000 },
+      https: tls ? { ...tls, ...httpOpts, handshakeTimeout: server.headersTimeout } : null,
+      http: httpOpts,
       requestTimeout: server.requestTimeout,
       keepAliveTimeout: server.keepAliveTimeout,
       connectionTimeout: 0,
-      return503OnClosing: true,
+      // The handler answers requests that arrive while draining (PALISADE_SHUTTING_DOWN).
+      return503OnClosing: false,
+      // Paths the router cannot decode go to the handler too: it routes on the raw path.
+      frameworkErrors: (_err: Error, request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }) => {
+        reply.hijack();
+        return onRequest(request.raw, reply.raw);
+      },
       forceCloseConnections: 'idle',
       logger: false,
       routerOptions: { ignoreTrailingSlash: false, maxParamLength: 500 },
@@ -147,14 +172,29 @@ export class Gateway implements HandlerHost {
         } else socket.destroy();
       },
     } as never) as unknown as FastifyInstance;
-    (this.app.server as Server).headersTimeout = server.headersTimeout;
+    const http = this.app.server as Server;
+    http.headersTimeout = server.headersTimeout;
+    // One over the bound, so that the handler sees a request past it and refuses it.
+    http.maxHeadersCount = server.maxHeaderCount + 1;
+    if (server.maxConnections > 0) http.maxConnections = server.maxConnections;
+    this.connections.attach(http);
+    // Node would answer these itself, outside the one error shape.
+    http.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('connection', 'close');
+      sendError(res, requestIdFrom(req.headers['x-request-id'], randomUUID), 'PALISADE_EXPECTATION_FAILED');
+    });
+    http.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      const body = errorBody('PALISADE_METHOD_NOT_ALLOWED', errorSpec('PALISADE_METHOD_NOT_ALLOWED').message, '');
+      socket.on('error', () => {});
+      socket.end(`HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
     this.app.removeAllContentTypeParsers();
     // The handler reads bodies itself, with the limit of the model it is for.
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
     registerAuthRoutes(this.app, this);
     this.app.route({
-      method: [...METHODS],
+      method: [...HTTP_METHODS],
       url: '/*',
       handler: (request, reply) => {
         reply.hijack();
@@ -162,12 +202,24 @@ export class Gateway implements HandlerHost {
       },
     });
     this.app.route({
-      method: [...METHODS],
+      method: [...HTTP_METHODS],
       url: '/',
       handler: (request, reply) => {
         reply.hijack();
         return handleRequest(this, request.raw, reply.raw);
       },
+    });
+    // Fastify's own checks before the handler (an empty or malformed Content-Type) would
+    // answer outside the one error shape; the handler never throws, so any error here is
+    // one of those, and the handler answers it in its place.
+    this.app.setErrorHandler((_err, request, reply) => {
+      reply.hijack();
+      return onRequest(request.raw, reply.raw);
+    });
+    // Methods outside HTTP_METHODS (PROPFIND, TRACE, ...): the handler answers 404/405.
+    this.app.setNotFoundHandler((request, reply) => {
+      reply.hijack();
+      return onRequest(request.raw, reply.raw);
     });
 
     this.admin = Fastify({ logger: false });
@@ -206,7 +258,13 @@ export class Gateway implements HandlerHost {
    * one at a time.
    */
   reload(): Promise<ReloadResult> {
-    this.reloadChain = this.reloadChain.then(() => this.doReload());
+    // Never rejects: a reload that fails in any way is refused and the chain goes on.
+    this.reloadChain = this.reloadChain.then(() =>
+      this.doReload().catch((err: unknown) => {
+        this.logger.error({ err }, 'config reload refused: the old config keeps serving');
+        return { ok: false as const, problems: [(err as Error)?.message ?? String(err)] };
+      }),
+    );
     return this.reloadChain;
   }
 
@@ -239,6 +297,7 @@ export class Gateway implements HandlerHost {
     const old = this.runtime;
     this.runtime = next;
     this.trustedProxies = proxies;
+    this.admission.configure(r.loaded.config.server.overload);
     this.logger.info({ models: [...next.models.keys()] }, 'config reloaded');
     this.telemetry.activeUpstreams(next.upstreams, old.upstreams.keys());
     this.reloaded(true);
@@ -283,6 +342,7 @@ export class Gateway implements HandlerHost {
       clearTimeout(deadline);
       await this.admin.close();
       await this.reloadChain;
+      this.admission.close();
       await this.runtime.destroy();
       await this.services.detectors?.close();
       await this.services.state.close();
@@ -302,7 +362,7 @@ function restartOnlyChanges(a: LoadedConfig, b: LoadedConfig): string[] {
   const sa = a.config.server;
   const sb = b.config.server;
   const keys: string[] = [];
-  for (const k of ['listen', 'admin', 'maxHeaderSize', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout'] as const) {
+  for (const k of ['listen', 'admin', 'maxHeaderSize', 'maxHeaderCount', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'maxConnectionsPerClient'] as const) {
     if (JSON.stringify(sa[k]) !== JSON.stringify(sb[k])) keys.push(`server.${k}`);
   }
   if (JSON.stringify(a.config.state) !== JSON.stringify(b.config.state)) keys.push('state');

@@ -11,13 +11,14 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { HttpInfo, Outcome, RouteMatch } from '../pipeline/types.js';
 import { isObject } from '../protocols/adapter.js';
-import { matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
+import { isServedMethod, matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
 import { upstreamRequestHeaders, requestIdFrom } from '../proxy/headers.js';
 import { upstreamError } from '../proxy/upstream.js';
 import type { ModelRuntime, Runtime } from '../runtime.js';
 import type { Logger } from '../services.js';
 import { isJsonContentType, parseJsonBody, readBody } from './body.js';
-import { TrustedProxies } from './client-address.js';
+import { TrustedProxies, unmapIPv4 } from './client-address.js';
+import type { Admission } from './overload.js';
 import { deliverJson, deliverSse, passThrough, sendError, type Delivery } from './respond.js';
 
 export interface HandlerHost {
@@ -25,13 +26,67 @@ export interface HandlerHost {
   readonly current: Runtime;
   readonly logger: Logger;
   readonly trustedProxies: TrustedProxies;
+  /** Overload protection: every request is admitted here first. */
+  readonly admission: Admission;
+  /** Draining: new requests are refused. */
+  readonly closing: boolean;
 }
 
 const MAX_SSE_EVENT = 1024 * 1024;
 const certThumbprints = new WeakMap<object, string | null>();
 
-/** Handles one request end to end. Never throws. */
-export async function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Handles one request end to end, once admitted (overload protection runs before
+ * anything else, so a shed request costs no body read). Never throws.
+ */
+export function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return withAdmission(host, req, res, () => admitted(host, req, res));
+}
+
+/**
+ * Runs `work` for a request once admission lets it (every route the gateway answers
+ * goes through here): refused while draining (PALISADE_SHUTTING_DOWN) and past the
+ * overload bounds (PALISADE_OVERLOADED with Retry-After). Never throws if `work` does not.
+ */
+export async function withAdmission(host: HandlerHost, req: IncomingMessage, res: ServerResponse, work: () => Promise<void>): Promise<void> {
+  if (host.closing) return refuse(req, res, 'PALISADE_SHUTTING_DOWN');
+  let refusal = host.admission.enter();
+  if (refusal !== undefined) {
+    if (typeof refusal === 'object') refusal = await refusal;
+    if (refusal !== undefined) return refuse(req, res, 'PALISADE_OVERLOADED', { 'retry-after': String(host.admission.retryAfterSeconds) });
+    // Admitted from the queue; the client may have left while it waited.
+    if (res.destroyed) return host.admission.leave();
+  }
+  try {
+    await work();
+  } finally {
+    host.admission.leave();
+  }
+}
+
+/** Answers without running the request, closing the connection when its body was not read. */
+function refuse(req: IncomingMessage, res: ServerResponse, code: string, headers?: Record<string, string>): void {
+  if (res.destroyed) return;
+  if (code === 'PALISADE_SHUTTING_DOWN' || bodyLeftUnread(req)) res.setHeader('connection', 'close');
+  sendError(res, requestIdFrom(req.headers['x-request-id'], randomUUID), code, undefined, undefined, headers);
+}
+
+/** Past this much unread body, an early answer closes the connection instead of reading the rest. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/**
+ * Whether answering now would leave node to read and discard a large or unbounded rest
+ * of the body to keep the connection: then the answer closes it instead. A small
+ * declared body is discarded (usually it is already in the socket buffer), so that
+ * shedding under load does not also cost every client a new connection.
+ */
+function bodyLeftUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  return Number(req.headers['content-length'] ?? 0) > DISCARD_LIMIT;
+}
+
+async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const rt = host.current;
   rt.enter();
   const startedAt = performance.now();
@@ -45,6 +100,10 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
   };
   res.once('close', onClose);
   try {
+    if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
+      throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
+    }
+    if (req.rawHeaders.length > 2 * rt.config.server.maxHeaderCount) throw new GatewayError('PALISADE_HEADERS_TOO_LARGE');
     const resolved = await resolve(rt, req, () => httpInfo(host, req));
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
@@ -70,11 +129,12 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
     const denial = await pipeline.runRequest(ctx);
     if (denial) {
       if (denial.code === 'PALISADE_INTERNAL') host.logger.error({ err: denial.cause, requestId, stage: denial.stage }, 'stage failed');
+      if (bodyLeftUnread(req)) res.setHeader('connection', 'close');
       sendError(res, requestId, denial.code, denial.message, denial.status, denial.headers);
       outcome = { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, deniedBy: denial.stage, durationMs: 0 };
       return;
     }
-    const delivery = await forwardAndDeliver(pipeline, ctx, req, res);
+    const delivery = await forwardAndDeliver(host, pipeline, ctx, req, res);
     outcome = {
       status: delivery.status,
       code: delivery.code,
@@ -88,7 +148,7 @@ export async function handleRequest(host: HandlerHost, req: IncomingMessage, res
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'request failed');
     const code = e?.code ?? 'PALISADE_INTERNAL';
-    if (code === 'PALISADE_BODY_TOO_LARGE') res.setHeader('connection', 'close');
+    if (!res.headersSent && bodyLeftUnread(req)) res.setHeader('connection', 'close');
     if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
     if (!ctx) rejected = outcome as { status: number; code: string };
@@ -134,6 +194,7 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
   if ('error' in m) {
     const raw = rt.matchRaw(path);
     if (!raw) throw new GatewayError(m.error);
+    if (!isServedMethod(method)) throw new GatewayError('PALISADE_METHOD_NOT_ALLOWED');
     const suffix = safeRawSuffix(raw.suffix);
     if (suffix === undefined) throw new GatewayError('PALISADE_NOT_FOUND');
     const hasBody = method !== 'GET' && method !== 'HEAD';
@@ -193,12 +254,14 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
   };
 }
 
-async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
+async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
   const model = ctx.model;
   const upstream = model.upstream;
+  const peer = ctx.http.remoteAddress;
   const headers = upstreamRequestHeaders(req.headers, {
     requestId: ctx.id,
-    clientAddress: ctx.http.clientAddress,
+    peer: unmapIPv4(peer),
+    trustedPeer: host.trustedProxies.has(peer),
     proto: (req.socket as TLSSocket).encrypted ? 'https' : 'http',
   });
   let body: string | Buffer | undefined;
@@ -207,6 +270,7 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     // Inspect what you forward: the parsed (and inspected) object, re-serialized.
     body = JSON.stringify(ctx.request.body);
     headers['content-type'] = 'application/json';
+    delete headers['content-encoding'];
   }
   // Trace context: the observer sets the gateway's own traceparent (never the client's
   // unless the config trusts it).
@@ -241,7 +305,7 @@ async function forwardAndDeliver(pipeline: Pipeline, ctx: RequestContext, req: I
     return { status: e.status, code: e.code, upstreamStatus: up.status };
   }
   let d: Delivery;
-  if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id);
+  if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id, MAX_SSE_EVENT);
   else {
     const ct = up.headers['content-type'];
     if (typeof ct === 'string' && ct.startsWith('text/event-stream')) d = await deliverSse(res, ctx, p, up, MAX_SSE_EVENT);

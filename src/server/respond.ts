@@ -9,7 +9,7 @@ import { errorBody, errorSpec, GatewayError } from '../pipeline/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { InferenceResponse, TokenUsage } from '../pipeline/types.js';
-import { SseParser, formatSse, sseErrorEvent } from '../protocols/sse.js';
+import { SseParseError, SseParser, SseRelay, formatSse, sseErrorEvent } from '../protocols/sse.js';
 import { clientResponseHeaders } from '../proxy/headers.js';
 import { upstreamError, type UpstreamResponse } from '../proxy/upstream.js';
 import { isJsonContentType, parseJsonResponse } from './body.js';
@@ -56,23 +56,52 @@ export interface Delivery {
   firstByteAt?: number;
 }
 
-/** Streams the upstream body to the client untouched (no stage reads it). */
-export function passThrough(res: ServerResponse, up: UpstreamResponse, requestId: string): Promise<Delivery> {
+/**
+ * Streams the upstream body to the client untouched (no stage reads it). The status
+ * line goes out with the first body bytes, so an upstream that fails before sending
+ * any still gets a clean error answer; an SSE stream is relayed event by event (bytes
+ * unchanged), so a stream cut mid-event ends with a clean error event.
+ */
+export function passThrough(res: ServerResponse, up: UpstreamResponse, requestId: string, maxEventSize: number): Promise<Delivery> {
   const sse = isSse(up.headers['content-type']);
-  res.writeHead(up.status, clientResponseHeaders(up.headers, requestId, !sse));
-  return pump(up.body, res, (err) => {
-    // Mid-stream upstream failure: an SSE client gets a final error event and a clean
-    // end; any other client sees the connection cut (a truncated body must not look whole).
-    const e = upstreamError(err);
-    if (sse && !res.writableEnded) res.end(sseErrorEvent(e.code, e.message, requestId));
-    else res.destroy();
-    return { status: up.status, code: e.code };
-  }, { status: up.status });
+  const headers = clientResponseHeaders(up.headers, requestId, !sse);
+  const relay = sse ? new SseRelay(maxEventSize) : undefined;
+  return pump(up.body, res, {
+    head: () => res.writeHead(up.status, headers),
+    map: relay && ((c) => relay.push(c)),
+    tail: relay && (() => relay.end()),
+    onError: (err, started) => {
+      const e = err instanceof SseParseError ? new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE') : upstreamError(err);
+      if (!started) {
+        sendError(res, requestId, e.code, e.message);
+        return { status: e.status, code: e.code };
+      }
+      // Mid-stream: an SSE client gets a final error event and a clean end; any other
+      // client sees the connection cut (a truncated body must not look whole).
+      if (sse && !res.writableEnded) res.end(sseErrorEvent(e.code, e.message, requestId));
+      else res.destroy();
+      return { status: up.status, code: e.code };
+    },
+    ok: { status: up.status },
+  });
 }
 
-function pump(body: Readable, res: ServerResponse, onError: (err: unknown) => Delivery, ok: Delivery): Promise<Delivery> {
+interface PumpOptions {
+  /** Writes the status line and headers (once, before the first bytes). */
+  head: () => void;
+  /** Maps a chunk to the bytes to send now (may throw: treated as an upstream error). */
+  map?: (c: Buffer) => Buffer;
+  /** Bytes to send at the end. */
+  tail?: () => Buffer;
+  /** `started`: whether the head went out. */
+  onError: (err: unknown, started: boolean) => Delivery;
+  ok: Delivery;
+}
+
+function pump(body: Readable, res: ServerResponse, o: PumpOptions): Promise<Delivery> {
   return new Promise((resolve) => {
     let done = false;
+    let started = false;
     let first = 0;
     const finish = (d: Delivery) => {
       if (done) return;
@@ -82,25 +111,48 @@ function pump(body: Readable, res: ServerResponse, onError: (err: unknown) => De
       res.off('close', onClose);
       resolve(first ? { ...d, firstByteAt: first } : d);
     };
+    const fail = (err: unknown) => {
+      body.destroy();
+      finish(o.onError(err, started));
+    };
     const onData = (c: Buffer) => {
       if (first === 0) first = performance.now();
-      if (!res.write(c)) body.pause();
+      let out = c;
+      if (o.map) {
+        try {
+          out = o.map(c);
+        } catch (err) {
+          fail(err);
+          return;
+        }
+        if (out.length === 0) return;
+      }
+      if (!started) {
+        started = true;
+        o.head();
+      }
+      if (!res.write(out)) body.pause();
     };
     const onDrain = () => body.resume();
     const onClose = () => {
       if (!res.writableFinished) {
         body.destroy();
-        finish({ ...ok, code: 'PALISADE_CLIENT_CLOSED' });
+        finish({ ...o.ok, code: 'PALISADE_CLIENT_CLOSED' });
       }
     };
     body.on('data', onData);
     res.on('drain', onDrain);
     res.on('close', onClose);
     body.once('end', () => {
-      res.end();
-      finish(ok);
+      if (done) return;
+      if (!started) {
+        started = true;
+        o.head();
+      }
+      res.end(o.tail?.());
+      finish(o.ok);
     });
-    body.once('error', (err) => finish(onError(err)));
+    body.once('error', (err) => finish(o.onError(err, started)));
   });
 }
 
@@ -182,15 +234,23 @@ export async function deliverSse(
   maxEventSize: number,
 ): Promise<Delivery> {
   const headers = clientResponseHeaders(up.headers, ctx.id, false);
-  res.writeHead(up.status, headers);
   const parser = new SseParser(maxEventSize);
   const usage: TokenUsage = {};
   const adapter = ctx.model.adapter;
+  // The status line goes with the first event, so a failure before it is a clean error.
+  const write = (out: string): boolean => {
+    if (!res.headersSent) res.writeHead(up.status, headers);
+    return res.write(out);
+  };
   let first = 0;
   const endWith = (code: string, message?: string, deniedBy?: string): Delivery => {
     const spec = errorSpec(code);
-    if (!res.writableEnded) res.end(sseErrorEvent(code, message ?? spec.message, ctx.id));
     up.body.destroy();
+    if (!res.headersSent) {
+      sendError(res, ctx.id, code, message);
+      return { status: spec.status, code, usage, deniedBy, firstByteAt: first || undefined };
+    }
+    if (!res.writableEnded) res.end(sseErrorEvent(code, message ?? spec.message, ctx.id));
     return { status: up.status, code, usage, deniedBy, firstByteAt: first || undefined };
   };
   try {
@@ -214,18 +274,18 @@ export async function deliverSse(
             out += formatSse(ev);
             continue;
           }
-          if (out) res.write(out);
+          if (out) write(out);
           return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
         }
         if (parsed.usage) Object.assign(usage, parsed.usage);
         const denial = await pipeline.runResponse(ctx, parsed);
         if (denial) {
-          if (out) res.write(out);
+          if (out) write(out);
           return endWith(denial.code, denial.message, denial.stage);
         }
         out += formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
       }
-      if (out && !res.write(out)) await drained(res);
+      if (out && !write(out)) await drained(res);
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'PALISADE_SSE_EVENT_TOO_LARGE') return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
@@ -233,7 +293,9 @@ export async function deliverSse(
     const e = upstreamError(err);
     return endWith(e.code);
   }
+  // An unterminated last event was never inspected: it is dropped (as the spec has clients do).
   parser.end();
+  if (!res.headersSent) res.writeHead(up.status, headers);
   res.end();
   return { status: up.status, usage, firstByteAt: first || undefined };
 }

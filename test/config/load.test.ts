@@ -100,3 +100,12 @@ test('every config shipped in config/ validates', () => {
     assert.ok(r.ok, `${f}: ${!r.ok ? r.problems.map(formatProblem).join('\n') : ''}`);
   }
 });
+
+test('regression: an alias bomb or a self-referential alias threw out of the loader (and a reload of it was an unhandled rejection)', () => {
+  const bomb = ['a: &a [x,x,x,x,x,x,x,x,x]', 'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]', 'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]', 'd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]'].join('\n');
+  for (const text of [bomb, 'a: &a [*a]']) {
+    const r = loadConfigText(text, '/x/palisade.yaml');
+    assert.equal(r.ok, false);
+    assert.match(!r.ok ? r.problems[0].message : '', /^cannot be read: /);
+  }
+});

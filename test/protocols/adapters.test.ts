@@ -114,3 +114,27 @@ test('no JSON value makes an adapter throw anything but a gateway error (propert
     { numRuns: 3000 },
   );
 });
+
+const tfReq = { protocol: 'tfserving' as const, model: 'm', operation: 'predict', texts: [], tensors: [], params: { stream: false }, body: {} };
+const ksReq = { ...tfReq, protocol: 'kserve-v2' as const, operation: 'infer' };
+
+test('regression: a TF Serving response with predictions: null was read from outputs and written back to predictions (outputs passed unchanged)', () => {
+  for (const body of [{ predictions: null, outputs: [[0.9, 0.1]] }, { predictions: [[0.9, 0.1]], outputs: [[0.9, 0.1]] }]) {
+    assert.throws(() => tfservingAdapter.parseResponse(body, tfReq, 200), (e: any) => e.code === 'PALISADE_UPSTREAM_BAD_RESPONSE', JSON.stringify(body));
+  }
+});
+
+test('regression: a TF Serving output name with a dot was written back under its first part, the original unchanged', () => {
+  const res = tfservingAdapter.parseResponse({ outputs: { 'scores.v2': [[0.9, 0.1]] } }, tfReq, 200);
+  res.tensors[0].data = [0.5, 0.5];
+  assert.deepEqual(JSON.parse(tfservingAdapter.serializeResponse(res)), { outputs: { 'scores.v2': [[0.5, 0.5]] } });
+});
+
+test('regression: KServe outputs sharing a name were both given the last one\'s values; a shape that does not describe the data reached the stages', () => {
+  const dup = { outputs: [{ name: 'p', shape: [1, 2], datatype: 'FP32', data: [0.9, 0.1] }, { name: 'p', shape: [1, 2], datatype: 'FP32', data: [0.2, 0.8] }] };
+  assert.throws(() => kserveV2Adapter.parseResponse(dup, ksReq, 200), (e: any) => e.code === 'PALISADE_UPSTREAM_BAD_RESPONSE');
+  for (const shape of [[3], [-1, 2], [1.5, 2]]) {
+    const bad = { outputs: [{ name: 'p', shape, datatype: 'FP32', data: [0.9, 0.1] }] };
+    assert.throws(() => kserveV2Adapter.parseResponse(bad, ksReq, 200), (e: any) => e.code === 'PALISADE_UPSTREAM_BAD_RESPONSE', JSON.stringify(shape));
+  }
+});

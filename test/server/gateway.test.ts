@@ -109,7 +109,8 @@ test('GET /v1/models is answered by the gateway from its config', async () => {
 test('SSE streams through event by event and ends with [DONE]', async () => {
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-demo-token-delay-ms': '5' },
+    // 25 ms apart: at 5 ms a loaded machine merged the events into fewer reads.
+    headers: { 'content-type': 'application/json', 'x-demo-token-delay-ms': '25' },
     body: JSON.stringify(chat('demo-llm', { stream: true, max_tokens: 5, stream_options: { include_usage: true } })),
   });
   assert.equal(res.status, 200);

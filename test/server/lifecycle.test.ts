@@ -61,14 +61,15 @@ const chatBody = (stream: boolean) => JSON.stringify({ model: 'demo-llm', messag
 
 test('SIGTERM drains: the request in flight completes, then the process exits 0', async () => {
   const { child, url, exit } = await startProcess(writeConfig());
-  const inflight = fetch(`${url}/v1/chat/completions`, {
+  // The response has started (headers come with the first event) before the drain does:
+  // a fixed sleep lost that race on a loaded machine.
+  const res = await fetch(`${url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-demo-token-delay-ms': '50' },
     body: chatBody(true),
-  }).then(async (r) => ({ status: r.status, text: await r.text() }));
-  await sleep(200);
+  });
   child.kill('SIGTERM');
-  const r = await inflight;
+  const r = { status: res.status, text: await res.text() };
   assert.equal(r.status, 200);
   assert.match(r.text, /data: \[DONE\]\n\n$/, 'the stream in flight ran to its end');
   assert.equal(await exit, 0);
@@ -110,4 +111,22 @@ test('palisade validate: exit 0 for a good file, 1 with every problem for a bad 
   assert.match(out, /2 problems/);
   const usage = spawnSync(process.execPath, ['bin/palisade.js', 'validate'], { cwd: ROOT });
   assert.equal(usage.status, 2);
+});
+
+test('regression: a SIGHUP right after the listening line killed the process; a reload of invalid YAML keeps the old config', async () => {
+  const file = writeConfig();
+  const { child, url, exit } = await startProcess(file);
+  try {
+    const good = writeConfigText(file);
+    writeFileSync(file, `${good}  - { name: broken, upstream: llm\n`); // unterminated flow mapping
+    child.kill('SIGHUP');
+    await sleep(500);
+    assert.equal(child.exitCode, null, 'still running');
+    assert.equal(child.signalCode, null, 'not killed by SIGHUP');
+    const ids = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.deepEqual(ids, ['demo-llm'], 'the old config serves');
+  } finally {
+    child.kill('SIGTERM');
+    await exit;
+  }
 });

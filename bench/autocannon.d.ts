@@ -1,0 +1,3 @@
+// autocannon ships no types (and @types/autocannon is not a dependency): the bench
+// scripts use it untyped.
+declare module 'autocannon';
