@@ -44,7 +44,7 @@ export function demoCommands(config: Config, gatewayUrl: string, bearer?: string
   const out: string[] = [];
   const llm = config.models.find((m) => config.upstreams[m.upstream]?.protocol === 'openai');
   if (llm) {
-    const body = JSON.stringify({ model: llm.name, messages: [{ role: 'user', content: 'Hello, palisade!' }], max_tokens: 16 });
+    const body = JSON.stringify({ model: llm.name, messages: [{ role: 'user', content: 'What is the capital of France?' }], max_tokens: 16 });
     out.push(`curl -s ${gatewayUrl}/v1/chat/completions -H 'content-type: application/json'${auth} -d ${q(body)}`);
   }
   const tensor = config.models.find((m) => config.upstreams[m.upstream]?.protocol === 'kserve-v2');
