@@ -24,8 +24,8 @@ const USAGE = `usage:
                                   and signatures verify, 1 when tampered or cut, 2 on usage errors
   palisade audit keygen FILE      write a new Ed25519 signing key (FILE) and its public key (.pub.pem)
   palisade detect --package DIR [--input FILE] [--trusted-key JWK]... [--allow-unsigned] [--threshold X]
-                                  score JSON lines {"text"} (stdin by default) with a detector package;
-                                  writes {"score","flagged"} per line, in order
+                                  score JSON lines {"text"} (text package) or {"tensor","shape"} (tensor
+                                  package) (stdin by default); writes {"score","flagged"} per line, in order
   palisade token keys [--out DIR] [--alg ES256|ES384|EdDSA] [--kid KID]
                                   write a new gateway key pair (private JWK, public JWKS)
   palisade token mint -c FILE --sub ID [--tenant T] [--scope S ...] [--role R ...]

@@ -18,6 +18,8 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
+import { DETECTOR_KINDS } from './featurizer.js';
+import { streamSettingsSchema } from './stream/config.js';
 
 /**
  * A duration in ms, as `duration()` of config/schema.ts. Defined here because that file
@@ -41,13 +43,19 @@ const trustedKey = z.union([
   z.strictObject({ jwk: z.record(z.string(), z.unknown()).describe('A public JWK, inline.') }),
 ]);
 
-const detectorSettings = z.strictObject({
-  path: z.string().min(1).describe('Folder of the model package (model.onnx, manifest.json, manifest.jws).'),
+const detectorSettingsObject = z.strictObject({
+  kind: z
+    .enum(DETECTOR_KINDS)
+    .optional()
+    .describe(
+      'What the detector reads: `text`, `tensor` (from its package\'s manifest; when given here it must match) or `stream` (a principal\'s query sequence; no package, settings under `stream`).',
+    ),
+  path: z.string().min(1).optional().describe('Folder of the model package (model.onnx, manifest.json, manifest.jws). Required, except for kind: stream.'),
   allowUnsigned: z
     .boolean()
     .default(false)
     .describe('Load the package even though it has no manifest.jws (logged as a warning). A signature that fails is refused regardless.'),
-  threshold: z.number().min(0).max(1).optional().describe('Score at or over which the detector fires (default: the manifest threshold).'),
+  threshold: z.number().min(0).max(1).optional().describe('Score at or over which the detector fires (default: the manifest threshold; 0.5 for a stream detector).'),
   action: z
     .enum(['block', 'flag', 'log'])
     .default('block')
@@ -60,7 +68,21 @@ const detectorSettings = z.strictObject({
   budget: duration().prefault('100ms').describe('Longest time the detector may take on one request; past it the detector has failed.'),
   failOpen: z.boolean().default(false).describe('When the detector fails or exceeds its budget: allow (true) or deny with 503 (false).'),
   earlyExit: z.boolean().default(true).describe('Stop reading a long text at the first window over the threshold.'),
+  stream: streamSettingsSchema.optional().describe('kind: stream only: the stream tests (defaults apply when absent).'),
 });
+
+/** A detector's settings: a package (`path`), or a stream detector (`kind: stream`, no package). */
+const detectorSettings = detectorSettingsObject
+  .superRefine((d, ctx) => {
+    if (d.kind === 'stream') {
+      if (d.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a stream detector has no package: remove path' });
+      if (d.allowUnsigned) ctx.addIssue({ code: 'custom', path: ['allowUnsigned'], message: 'a stream detector has no package to sign' });
+    } else {
+      if (d.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'path is required (the package folder), unless kind is stream' });
+      if (d.stream !== undefined) ctx.addIssue({ code: 'custom', path: ['stream'], message: 'stream settings apply to kind: stream only' });
+    }
+  })
+  .transform((d) => (d.kind === 'stream' ? { ...d, stream: d.stream ?? streamSettingsSchema.parse({}) } : d));
 
 export const detectorsConfigSchema = z
   .strictObject({

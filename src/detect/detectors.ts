@@ -1,11 +1,13 @@
 /**
  * Detectors built from the `detectors:` config section: each is a loaded, verified
- * package, its leased ONNX engine, and its settings. The kind of a package (manifest
- * `kind`) picks how the detector reads a request: `text` detectors read the request's
- * texts; `tensor` and `stream` detectors (issue 6) plug into KIND_SCORERS the same way.
+ * package, its leased ONNX engine, and its settings; or, for `kind: stream`, a stateful
+ * query-stream detector over the StateStore (no package). The kind of a package
+ * (manifest `kind`) picks how the detector reads a request: `text` detectors read the
+ * request's texts, `tensor` detectors its numeric tensors.
  */
 import type { JWK } from 'jose';
 import type { InferenceRequest, Principal } from '../pipeline/types.js';
+import type { StateStore } from '../state/store.js';
 import type { DetectorsConfig, DetectorSettings } from './config.js';
 import type { DetectorKind } from './featurizer.js';
 import { builtinFeaturizers, type FeaturizerRegistry } from './featurizers/registry.js';
@@ -13,6 +15,12 @@ import { loadPackage, PackageError } from './package.js';
 import type { DetectorSessions, ScoringEngine, SessionLease } from './sessions.js';
 import { readTrustedKey, trustedKeyFromJwk, type TrustedKey } from './signing.js';
 import { scoreTexts } from './text-scorer.js';
+import { scoreTensors } from './tensor-scorer.js';
+import { TensorShapeError } from './featurizers/tensor-rows.js';
+import { QueryStreamDetector } from './stream/stream-detector.js';
+
+/** Threshold of a stream detector without one in its config: each stream test is at its limit at 0.5. */
+export const STREAM_THRESHOLD = 0.5;
 
 /** What a detector reads of one request. */
 export interface DetectorInput {
@@ -20,6 +28,8 @@ export interface DetectorInput {
   principal?: Principal;
   /** Roles of the texts to read; undefined reads every text. */
   roles?: ReadonlySet<string>;
+  /** The client's address: whose stream it is when there is no principal. */
+  clientAddress?: string;
   /** Aborted when the budget is spent. */
   signal: AbortSignal;
 }
@@ -30,7 +40,8 @@ export interface Detector {
   readonly settings: DetectorSettings;
   /** The effective threshold: the config's, else the manifest's. */
   readonly threshold: number;
-  readonly engine: ScoringEngine;
+  /** The package's engine; undefined for a stream detector (it has no package). */
+  readonly engine?: ScoringEngine;
   /** kid of the key that signed the package (undefined: unsigned, allowed by config). */
   readonly signedBy?: string;
   /** Scores a request; undefined when it holds nothing this detector reads. */
@@ -48,7 +59,34 @@ const KIND_SCORERS: Partial<Record<DetectorKind, KindScorer>> = {
     const r = await scoreTexts(engine, texts, { threshold, earlyExit: settings.earlyExit, signal: input.signal });
     return r.score;
   },
+  tensor: (engine) => async (input) => {
+    try {
+      return (await scoreTensors(engine, input.request.tensors, input.signal))?.score;
+    } catch (err) {
+      // A tensor that is not made of the model's rows is as far out of distribution as an
+      // input gets: it scores 1 (blocked by a blocking detector) rather than failing the
+      // detector, which would tell the client to retry the same input later.
+      if (err instanceof TensorShapeError) return 1;
+      throw err;
+    }
+  },
 };
+
+/** A stream detector as a Detector: each scored request is also recorded in the principal's stream. */
+function streamDetector(name: string, settings: DetectorSettings, state: StateStore): Detector {
+  const stream = new QueryStreamDetector(name, settings.stream!, state);
+  return {
+    name,
+    kind: 'stream',
+    settings,
+    threshold: settings.threshold ?? STREAM_THRESHOLD,
+    async score(input) {
+      const p = input.principal;
+      const owner = p && p.via !== 'anonymous' ? { principal: p.id } : { clientAddress: input.clientAddress ?? p?.id };
+      return (await stream.observe(input.request, owner, input.roles, input.signal))?.score;
+    },
+  };
+}
 
 export interface BuildDetectorsOptions {
   sessions: DetectorSessions;
@@ -56,6 +94,8 @@ export interface BuildDetectorsOptions {
   resolvePath: (p: string) => string;
   featurizers?: FeaturizerRegistry;
   warn?: (msg: string) => void;
+  /** Where stream detectors keep their state (Services.state); required when one is configured. */
+  state?: StateStore;
 }
 
 /** The detectors of one runtime; `close` returns their session leases. */
@@ -89,14 +129,22 @@ export async function buildDetectors(cfg: DetectorsConfig, opts: BuildDetectorsO
   };
   try {
     const entries = Object.entries(cfg.packages);
-    const trustedKeys = entries.length ? await readTrustedKeys(cfg, opts.resolvePath) : [];
+    const trustedKeys = entries.some(([, s]) => s.kind !== 'stream') ? await readTrustedKeys(cfg, opts.resolvePath) : [];
     for (const [name, settings] of entries) {
-      const pkg = await loadPackage(opts.resolvePath(settings.path), {
+      if (settings.kind === 'stream') {
+        if (!opts.state) throw new Error(`detector ${name}: a stream detector needs the state store`);
+        detectors.set(name, streamDetector(name, settings, opts.state));
+        continue;
+      }
+      const pkg = await loadPackage(opts.resolvePath(settings.path!), {
         trustedKeys,
         featurizers,
         allowUnsigned: settings.allowUnsigned,
         warn: opts.warn,
       });
+      if (settings.kind !== undefined && settings.kind !== pkg.manifest.kind) {
+        throw new PackageError(pkg.dir, 'manifest', `the config says detector ${name} is ${settings.kind}, the package is ${pkg.manifest.kind}`);
+      }
       const kindScorer = KIND_SCORERS[pkg.manifest.kind];
       if (!kindScorer) throw new PackageError(pkg.dir, 'manifest', `${pkg.manifest.kind} detectors are not supported by this gateway`);
       const lease = await opts.sessions.acquire(pkg, { maxSize: cfg.batching.maxSize, maxWaitMs: cfg.batching.maxWait });

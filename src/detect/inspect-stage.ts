@@ -61,6 +61,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
       resolvePath: (p) => resolveConfigPath(loaded, p),
       featurizers: opts.featurizers,
       warn: (msg) => services.logger.warn(msg),
+      state: services.state,
     });
   } catch (err) {
     await own?.close();
@@ -79,7 +80,9 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
   }
   for (const d of set.detectors.values()) {
     services.logger.info(
-      { detector: d.name, package: d.engine.manifest.name, version: d.engine.manifest.version, signedBy: d.signedBy ?? 'unsigned', mode: d.settings.mode },
+      d.engine
+        ? { detector: d.name, package: d.engine.manifest.name, version: d.engine.manifest.version, signedBy: d.signedBy ?? 'unsigned', mode: d.settings.mode }
+        : { detector: d.name, kind: d.kind, mode: d.settings.mode },
       'detector loaded',
     );
   }
@@ -101,7 +104,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
           reject(e);
         }, s.budget);
       });
-      const score = await Promise.race([d.score({ request: ctx.request!, principal: ctx.principal, roles: b.roles, signal: ac.signal }), budget]);
+      const score = await Promise.race([d.score({ request: ctx.request!, principal: ctx.principal, roles: b.roles, clientAddress: ctx.http.clientAddress, signal: ac.signal }), budget]);
       // A result that came back late (the event loop was busy) is over budget all the same.
       const latencyMs = performance.now() - started;
       if (latencyMs > s.budget) throw new BudgetExceeded(s.budget);

@@ -1,7 +1,8 @@
 /**
  * Risk-adaptive limits: a principal's limits shrink as its risk score grows. The score
- * lives in the state store under `risk:<principalId>` (written by identity from notes
- * such as this stage's `rate-limited`), a value in [0, 1] that decays with a half-life.
+ * lives in the state store under `risk:p:<principalId>` (written by identity's RiskEngine,
+ * src/auth/risk.ts, from notes such as this stage's `rate-limited` or a detector's
+ * `detector-flag`), a value in [0, 1] that decays with a half-life.
  */
 import type { RequestContext } from '../pipeline/context.js';
 import type { StateStore } from '../state/store.js';
@@ -11,9 +12,9 @@ export interface ShrinkStep {
   factor: number;
 }
 
-/** The state store key of a principal's risk score (shared with identity). */
+/** The state store key of a principal's risk score: the key identity's RiskEngine writes. */
 export function riskKey(principalId: string): string {
-  return `risk:${principalId}`;
+  return `risk:p:${principalId}`;
 }
 
 /**

@@ -153,11 +153,19 @@ export class OnnxModelBuilder {
     attributes: Record<string, OnnxAttrValue> = {},
     options: OnnxNodeOptions = {},
   ): string[] {
-    const outNames =
-      typeof outputs === 'number'
-        ? Array.from({ length: outputs }, () => this.uniqueName(`${opType.toLowerCase()}_out`))
-        : outputs;
-    for (const o of outNames) this.claim(o);
+    // Each generated name is claimed before the next is made, so a node with several
+    // generated outputs (Split, TopK) gets distinct names.
+    const outNames: string[] = [];
+    if (typeof outputs === 'number') {
+      for (let i = 0; i < outputs; i++) {
+        const o = this.uniqueName(`${opType.toLowerCase()}_out`);
+        this.claim(o);
+        outNames.push(o);
+      }
+    } else {
+      for (const o of outputs) this.claim(o);
+      outNames.push(...outputs);
+    }
     const name = options.name ?? this.uniqueName(opType);
     this.names.add(name);
     this.nodes.push({

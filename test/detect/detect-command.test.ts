@@ -33,3 +33,30 @@ test('palisade detect refuses a package that does not verify against the given k
   assert.equal(r.code, 1);
   assert.match(r.stderr, /trusted key .*package\.json/);
 });
+
+test('palisade detect scores tensor lines with a tensor package', async () => {
+  const { loadMnist, takeSubset } = await import('../../src/demo/mnist-data.js');
+  const digit = Array.from(takeSubset(loadMnist().test, 1, 4).x);
+  const noise = digit.map((_, i) => ((i * 7919) % 101) / 100);
+  const nested = Array.from({ length: 28 }, (_, r) => digit.slice(r * 28, (r + 1) * 28));
+  const lines = [
+    { tensor: digit, shape: [1, 784] },
+    { tensor: noise, shape: [1, 784] },
+    { tensor: [nested], shape: [1, 28, 28] },
+    { tensor: [...digit, ...noise], shape: [2, 784] },
+    { tensor: digit, shape: [2, 784] },
+    { tensor: digit.slice(0, 10), shape: [10] },
+    { text: 'hello' },
+  ].map((l) => JSON.stringify(l));
+  const r = await runCli(['detect', '--package', join(ROOT, 'models/mnist-adversarial')], `${lines.join('\n')}\n`);
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(out.length, 7);
+  assert.deepEqual(out.slice(0, 4).map((o) => o.flagged), [false, true, false, true]);
+  assert.equal(out[2].score, out[0].score, 'nested values read as the same row');
+  assert.equal(out[3].rows.length, 2);
+  assert.ok(out[3].rows[0] < out[3].rows[1]);
+  assert.match(out[4].error, /does not hold 784 values/);
+  assert.match(out[5].error, /not a multiple of the detector's row width 784/);
+  assert.equal(out[6].error, 'no array "tensor"');
+});

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { LimiterRegistry, createLimiterRegistry } from '../../src/limits/limiters.js';
 import { createLimitStage, SCALE } from '../../src/limits/stage.js';
 import { utcDay } from '../../src/limits/keys.js';
+import { riskKey } from '../../src/limits/risk.js';
 import type { RequestContext } from '../../src/pipeline/context.js';
 import type { Stage } from '../../src/pipeline/stage.js';
 import type { Decision, InferenceResponse, Outcome } from '../../src/pipeline/types.js';
@@ -223,7 +224,7 @@ limits:
       const loaded = loadYaml(HEAD + yaml);
       const state = r.services.state;
       const alice = principal('alice');
-      await state.addDecaying('risk:alice', 0.6, 3_600_000, Date.now());
+      await state.addDecaying(riskKey('alice'), 0.6, 3_600_000, Date.now());
       for (let i = 0; i < 5; i++) assert.equal((await run(stage, openaiCtx(loaded, { principal: alice }))).allow, true, `alice ${i + 1}`);
       const d = denied(await run(stage, openaiCtx(loaded, { principal: alice })));
       assert.equal(d.headers!['ratelimit-policy'], '"model.m.requests";q=5;w=60');
@@ -233,12 +234,12 @@ limits:
       // leaves 6 units, which at factor 0.5 buy 3 requests (a fresh counter would give 5).
       const bob = principal('bob');
       for (let i = 0; i < 4; i++) assert.equal((await run(stage, openaiCtx(loaded, { principal: bob }))).allow, true);
-      await state.addDecaying('risk:bob', 0.6, 3_600_000, Date.now());
+      await state.addDecaying(riskKey('bob'), 0.6, 3_600_000, Date.now());
       for (let i = 0; i < 3; i++) assert.equal((await run(stage, openaiCtx(loaded, { principal: bob }))).allow, true, `bob ${i + 5}`);
       denied(await run(stage, openaiCtx(loaded, { principal: bob })));
 
       // A principal at the top of the table gets nothing; a fresh one gets all 10.
-      await state.addDecaying('risk:eve', 0.95, 3_600_000, Date.now());
+      await state.addDecaying(riskKey('eve'), 0.95, 3_600_000, Date.now());
       assert.equal(denied(await run(stage, openaiCtx(loaded, { principal: principal('eve') }))).code, 'PALISADE_RATE_LIMITED');
       for (let i = 0; i < 10; i++) assert.equal((await run(stage, openaiCtx(loaded, { principal: principal('carol') }))).allow, true);
       denied(await run(stage, openaiCtx(loaded, { principal: principal('carol') })));

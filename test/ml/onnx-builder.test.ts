@@ -122,3 +122,13 @@ describe('OnnxModelBuilder', () => {
     assert.throws(() => c.addInitializer('w', 'float', [2, 2], [1, 2, 3]), /3 values/);
   });
 });
+
+describe('OnnxModelBuilder generated output names', () => {
+  // Regression: a node asking for several generated outputs got the same name twice.
+  it('gives each generated output of one node its own name', () => {
+    const b = new OnnxModelBuilder();
+    const x = b.addInput('x', 'float', ['N', 4]);
+    const outs = b.addNode('Split', [x], 2, { axis: 1 });
+    assert.equal(new Set(outs).size, 2);
+  });
+});

@@ -4,6 +4,7 @@
  */
 import type { Featurizer, FeaturizerSpec } from '../featurizer.js';
 import { hashedNgramsV1 } from './hashed-ngrams.js';
+import { tensorRowsV1 } from './tensor-rows.js';
 
 export class FeaturizerRegistry {
   private readonly specs = new Map<string, FeaturizerSpec>();
@@ -49,5 +50,5 @@ export class FeaturizerRegistry {
 
 /** The built-in featurizers (a fresh registry, so tests can add their own without touching others). */
 export function builtinFeaturizers(): FeaturizerRegistry {
-  return new FeaturizerRegistry([hashedNgramsV1]);
+  return new FeaturizerRegistry([hashedNgramsV1, tensorRowsV1]);
 }
