@@ -16,6 +16,7 @@ import { classifierPolicySchema, llmPolicySchema } from '../../src/defend/config
 import { defendLogprobs } from '../../src/defend/llm.js';
 import { normalStream } from '../../src/defend/noise.js';
 import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngrams.js';
+import { TensorRowsFeaturizer, TensorShapeError } from '../../src/detect/featurizers/tensor-rows.js';
 import { normalize } from '../../src/detect/featurizers/normalize.js';
 import { ERRORS, GatewayError } from '../../src/pipeline/errors.js';
 import type { InferenceRequest, RouteMatch } from '../../src/pipeline/types.js';
@@ -568,6 +569,30 @@ properties.push(
     assert.equal(n.text, n.text.toLowerCase());
     assert.equal(normalize(n.text).text, n.text, `normalize(normalize(${JSON.stringify(t)})) changed`);
     for (const d of n.decoded) assert.equal(typeof d, 'string');
+  }),
+
+  prop('featurizer: tensor rows are finite float32 values of the configured width, or the tensor is refused', [
+    fc.array(
+      fc.record({
+        datatype: fc.constantFrom('FP32', 'FP64', 'INT64', 'BOOL', 'BYTES', 'UINT8'),
+        data: fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.double({ min: -1, max: 1, noNaN: true }), fc.constantFrom(3.4e38, 3.5e38, -1e300, 1e-46)), { maxLength: 12 }),
+      }),
+      { maxLength: 3 },
+    ),
+    fc.integer({ min: 1, max: 4 }),
+  ], (tensors, size) => {
+    const f = new TensorRowsFeaturizer({ size });
+    let rows: Float32Array[];
+    try {
+      rows = f.rows(tensors.map((t, i) => ({ name: `t${i}`, shape: [t.data.length], datatype: t.datatype, data: t.data })));
+    } catch (err) {
+      if (err instanceof TensorShapeError) return;
+      throw err;
+    }
+    for (const r of rows) {
+      assert.equal(r.length, size);
+      for (const v of r) assert.ok(Number.isFinite(v), 'a finite float32');
+    }
   }),
 
   prop('featurizer: windows cover the prepared stream with the configured overlap; features stay in range', [fc.array(hostileText, { minLength: 1, maxLength: 4 })], (texts) => {
