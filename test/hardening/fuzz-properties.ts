@@ -11,6 +11,13 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { loadConfigText } from '../../src/config/load.js';
+import { argmax, defendRow } from '../../src/defend/classifier.js';
+import { classifierPolicySchema, llmPolicySchema } from '../../src/defend/config.js';
+import { defendLogprobs } from '../../src/defend/llm.js';
+import { normalStream } from '../../src/defend/noise.js';
+import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngrams.js';
+import { TensorRowsFeaturizer, TensorShapeError } from '../../src/detect/featurizers/tensor-rows.js';
+import { normalize } from '../../src/detect/featurizers/normalize.js';
 import { ERRORS, GatewayError } from '../../src/pipeline/errors.js';
 import type { InferenceRequest, RouteMatch } from '../../src/pipeline/types.js';
 import { ADAPTERS } from '../../src/protocols/index.js';
@@ -424,6 +431,186 @@ export const properties: FuzzProperty[] = [
     } else assert.ok(Object.isFrozen(r.loaded.config));
   }),
 ];
+
+// -- Output defenses and the featurizer (their own sections of the config) ----------
+
+const probRow = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 12 });
+const classifierPolicy = fc
+  .record(
+    {
+      noise: fc.record({ scale: fc.double({ min: 0.001, max: 0.5, noNaN: true }) }),
+      topK: fc.integer({ min: 1, max: 12 }),
+      decimals: fc.integer({ min: 0, max: 8 }),
+      labelOnly: fc.boolean(),
+    },
+    { requiredKeys: [] },
+  )
+  .map((p) => classifierPolicySchema.parse({ outputs: [{ name: 'p' }], ...p }));
+
+const logprob = fc.oneof(fc.double({ min: -30, max: 0, noNaN: true }), fc.constantFrom(0, -0, -1e-9, -100));
+const token = fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('__proto__', 'constructor', ''));
+const chatTokenLp = fc.record({
+  token,
+  logprob,
+  bytes: fc.oneof(fc.constant(null), fc.array(fc.nat(255), { maxLength: 3 })),
+  top_logprobs: fc.oneof(fc.constant(null), fc.array(fc.record({ token, logprob }), { maxLength: 8 })),
+});
+const chatBody = fc.record({
+  object: fc.constant('chat.completion'),
+  choices: fc.array(
+    fc.record({
+      index: fc.nat(4),
+      message: fc.record({ role: fc.constant('assistant'), content: fc.string({ maxLength: 10 }) }),
+      logprobs: fc.oneof(fc.constant(null), fc.record({ content: fc.array(chatTokenLp, { maxLength: 6 }), refusal: fc.oneof(fc.constant(null), fc.array(chatTokenLp, { maxLength: 2 })) })),
+    }),
+    { maxLength: 3 },
+  ),
+});
+const completionsBody = fc
+  .array(fc.tuple(token, fc.oneof(fc.constant(null), logprob), fc.oneof(fc.constant(null), fc.dictionary(token, logprob, { maxKeys: 8 }))), { maxLength: 6 })
+  .chain((rows) =>
+    fc.record({
+      object: fc.constant('text_completion'),
+      choices: fc.array(
+        fc.record({
+          index: fc.nat(4),
+          text: fc.string({ maxLength: 10 }),
+          logprobs: fc.oneof(
+            fc.constant(null),
+            fc.constant({ tokens: rows.map((r) => r[0]), token_logprobs: rows.map((r) => r[1]), top_logprobs: rows.map((r) => r[2]), text_offset: rows.map((_, i) => i) }),
+          ),
+        }),
+        { maxLength: 3 },
+      ),
+    }),
+  );
+const llmPolicy = fc
+  .record({ logprobs: fc.constantFrom('keep', 'round', 'strip'), decimals: fc.integer({ min: 0, max: 6 }), maxTopLogprobs: fc.integer({ min: 0, max: 5 }) }, { requiredKeys: ['logprobs'] })
+  .map((p) => llmPolicySchema.parse(p));
+
+const isRounded = (x: number, decimals: number) => Math.abs(x * 10 ** decimals - Math.round(x * 10 ** decimals)) < 1e-6;
+
+/** Text that exercises normalization: invisibles, look-alikes, marks, leetspeak, encodings, spacing. */
+const hostileText = fc
+  .array(
+    fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.string({ unit: 'binary', maxLength: 4 }),
+      fc.constantFrom(
+        'ignore', 'IGNORE', 'previous', 'instructions', ' ', '  ', '\n', '\t', '.', '!!',
+        '\u200b', '\u200d', '\u202e', '\ufeff', '\u00ad', '\udb40\udc41', '\u0000', '\u0085',
+        '\u0430', '\u0435', '\u043e', '\u0456', '\u0131', '\u0130', '\u212a', '\uff49\uff47\uff4e',
+        'e\u0301', '\u0300\u0301\u0302', '1gn0r3', '!gn0r3', '|gn0re', '@ll', '5y5t3m',
+        'i g n o r e', 'I-G-N-O-R-E', 'aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=', '69676e6f726520616c6c',
+        '\\x69\\x67\\x6e', '%69%67%6e%6f%72%65', '%25%36%39', '\ud800', '\udfff',
+      ),
+    ),
+    { maxLength: 16 },
+  )
+  .map((a) => a.join(''));
+
+const featurizer = new HashedNgramsFeaturizer({ buckets: 1024, charNgrams: [3, 5], wordNgrams: [1, 2], window: 64, overlap: 16, seed: 7 });
+
+properties.push(
+  prop('defenses: a classifier row keeps its top class, stays finite and non-negative, and honours topK, decimals and labelOnly', [probRow, classifierPolicy, fc.uint8Array({ minLength: 16, maxLength: 16 })], (row, policy, seed) => {
+    const label = argmax(row);
+    const out = defendRow(row, label, policy, normalStream(Buffer.from(seed)));
+    assert.equal(out.length, row.length);
+    assert.equal(argmax(out), label, 'the top class stays');
+    for (const v of out) assert.ok(Number.isFinite(v) && v >= 0, String(v));
+    if (policy.labelOnly) assert.deepEqual(out, row.map((_, i) => (i === label ? 1 : 0)));
+    else {
+      if (policy.topK !== undefined) assert.ok(out.filter((v) => v !== 0).length <= policy.topK, 'at most topK classes');
+      if (policy.decimals !== undefined) for (const v of out) assert.ok(isRounded(v, policy.decimals), `${v} rounded to ${policy.decimals}`);
+    }
+    assert.deepEqual(defendRow(row, label, policy, normalStream(Buffer.from(seed))), out, 'the same input and seed give the same answer');
+  }),
+
+  prop('defenses: LLM log-probabilities on the wire keep the policy: none when stripped, no list past the cap, every value rounded', [fc.oneof(chatBody.map((b) => ['chat', b] as const), completionsBody.map((b) => ['completions', b] as const)), llmPolicy], ([operation, b], policy) => {
+    const req: InferenceRequest = { protocol: 'openai', model: 'm', operation, texts: [], tensors: [], params: { stream: false }, body: {} };
+    const body = structuredClone(b) as Record<string, unknown>;
+    const res = attempt(() => ADAPTERS.openai.parseResponse(body, req, 200));
+    if (!res) return;
+    if (res.logprobs) defendLogprobs(res.logprobs, policy);
+    const out = JSON.parse(ADAPTERS.openai.serializeResponse(res)) as { choices: { logprobs: Record<string, unknown> | null }[] };
+    out.choices.forEach((c, i) => {
+      const had = (b.choices[i] as { logprobs: unknown }).logprobs !== null;
+      if (!had) return;
+      if (policy.logprobs === 'strip') return assert.equal(c.logprobs, null, 'stripped');
+      const values: number[] = [];
+      const lists: number[] = [];
+      if (operation === 'chat') {
+        for (const field of ['content', 'refusal']) {
+          for (const t of (c.logprobs![field] as { logprob: number; top_logprobs: { logprob: number }[] | null }[] | null) ?? []) {
+            values.push(t.logprob);
+            if (t.top_logprobs) {
+              lists.push(t.top_logprobs.length);
+              values.push(...t.top_logprobs.map((a) => a.logprob));
+            }
+          }
+        }
+      } else {
+        values.push(...((c.logprobs!.token_logprobs as (number | null)[]).filter((v) => v !== null) as number[]));
+        for (const m of c.logprobs!.top_logprobs as (Record<string, number> | null)[]) {
+          if (!m) continue;
+          lists.push(Object.keys(m).length);
+          values.push(...Object.values(m));
+        }
+      }
+      if (policy.maxTopLogprobs !== undefined) for (const n of lists) assert.ok(n <= policy.maxTopLogprobs, `${n} alternatives past the cap ${policy.maxTopLogprobs}`);
+      if (policy.logprobs === 'round') for (const v of values) assert.ok(isRounded(v, policy.decimals), `${v} not rounded to ${policy.decimals}`);
+    });
+  }),
+
+  prop('featurizer: normalization never throws, leaves nothing invisible, folds case, and is idempotent on its own text', [hostileText], (t) => {
+    const n = normalize(t);
+    assert.equal(typeof n.text, 'string');
+    assert.ok(!/[\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\u00ad]/.test(n.text), JSON.stringify(n.text));
+    assert.equal(n.text, n.text.toLowerCase());
+    assert.equal(normalize(n.text).text, n.text, `normalize(normalize(${JSON.stringify(t)})) changed`);
+    for (const d of n.decoded) assert.equal(typeof d, 'string');
+  }),
+
+  prop('featurizer: tensor rows are finite float32 values of the configured width, or the tensor is refused', [
+    fc.array(
+      fc.record({
+        datatype: fc.constantFrom('FP32', 'FP64', 'INT64', 'BOOL', 'BYTES', 'UINT8'),
+        data: fc.array(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.double({ min: -1, max: 1, noNaN: true }), fc.constantFrom(3.4e38, 3.5e38, -1e300, 1e-46)), { maxLength: 12 }),
+      }),
+      { maxLength: 3 },
+    ),
+    fc.integer({ min: 1, max: 4 }),
+  ], (tensors, size) => {
+    const f = new TensorRowsFeaturizer({ size });
+    let rows: Float32Array[];
+    try {
+      rows = f.rows(tensors.map((t, i) => ({ name: `t${i}`, shape: [t.data.length], datatype: t.datatype, data: t.data })));
+    } catch (err) {
+      if (err instanceof TensorShapeError) return;
+      throw err;
+    }
+    for (const r of rows) {
+      assert.equal(r.length, size);
+      for (const v of r) assert.ok(Number.isFinite(v), 'a finite float32');
+    }
+  }),
+
+  prop('featurizer: windows cover the prepared stream with the configured overlap; features stay in range', [fc.array(hostileText, { minLength: 1, maxLength: 4 })], (texts) => {
+    const stream = featurizer.prepare(texts);
+    const ws = featurizer.windows(stream);
+    assert.ok(ws.length >= 1);
+    assert.equal(ws[0][0], 0);
+    assert.equal(ws.at(-1)![1], stream.length);
+    for (let i = 0; i < ws.length; i++) {
+      const [a, b] = ws[i];
+      assert.ok(b - a <= 64 && a <= b);
+      if (i > 0) assert.ok(a <= ws[i - 1][1] && a > ws[i - 1][0], 'contiguous, advancing');
+      const f = featurizer.featurize(stream.slice(a, b));
+      for (const id of f.ids) assert.ok(id >= 0 && id < 1024);
+      for (const x of f.dense) assert.ok(Number.isFinite(x));
+    }
+  }),
+);
 
 /** Runs every property with `numRuns` cases each; returns the total number of cases run. */
 export function runAll(numRuns: number, seed?: number, log: (line: string) => void = () => {}): number {

@@ -165,6 +165,8 @@ function fold(s: string): string {
   s = s.toLowerCase();
   // Combining marks: diacritics used as disguise ("ïgnörë") and "zalgo" mark spam.
   if (!ascii && DIACRITIC_HINT.test(s)) s = s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').normalize('NFC');
+  // Lowercasing (Ω → ω) and stripping marks (ѐ → е) can uncover look-alikes: fold again.
+  if (!ascii) s = foldConfusables(s);
   if (LETTER_SPACED_HINT.test(s) || !ascii) s = s.replace(LETTER_SPACED, (m) => m.replace(/[^\p{L}]/gu, ''));
   if (LEET_HINT.test(s)) s = s.replace(LEET_WORD, foldLeet);
   return s.replace(PUNCT_RUN, '$1').replace(SPACE_RUN, ' ').trim();
@@ -180,7 +182,9 @@ const LEET_WORD = /(?<![\p{L}\p{N}@$])(?=[a-z0-9@$]*[a-z][a-z0-9@$]*[a-z])(?=[a-
 const LEET_HINT = /[a-z][013457@$]|[013457@$][a-z]/;
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
 const PUNCT_RUN = /([^\p{L}\p{N}\s])\1+/gu;
-const SPACE_RUN = / {2,}|[^\S ]\s*/g;
+// Any run of whitespace becomes one space (a run that starts with a space and goes on
+// with a newline too: "a \nb" is "a b", not "a  b").
+const SPACE_RUN = /\s{2,}|[^\S ]/g;
 
 function foldLeet(w: string): string {
   // A digit run followed by one or two letters is a quantity ("4k", "10am"), not leet.
@@ -200,7 +204,10 @@ export function foldConfusables(s: string): string {
   let other = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) latin++;
+    if (isLatinLetter(c)) latin++;
+    // Combining marks are no script (and are stripped next): counted as non-Latin they
+    // let mark spam make a Latin text look foreign and keep its look-alikes unfolded.
+    else if (c >= 0x0300 && c <= 0x036f) continue;
     else if (c >= 0x0250 && maybeConfusable(c)) {
       other++;
       if (CONFUSABLES.has(c)) any = true;
@@ -213,7 +220,7 @@ export function foldConfusables(s: string): string {
     let hasConf = false;
     for (let i = 0; i < word.length; i++) {
       const c = word.charCodeAt(i);
-      if ((c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)) hasLatin = true;
+      if (isLatinLetter(c)) hasLatin = true;
       else if (CONFUSABLES.has(c)) hasConf = true;
     }
     if (!hasConf || (!hasLatin && !mostlyLatin)) return word;
@@ -221,4 +228,12 @@ export function foldConfusables(s: string): string {
     for (let i = 0; i < word.length; i++) out += CONFUSABLES.get(word.charCodeAt(i)) ?? word[i];
     return out;
   });
+}
+
+/**
+ * Latin letters, accented ones included (their marks are stripped later): "ïgnörë" is
+ * as Latin as "ignore" when deciding whether look-alikes in it are disguise.
+ */
+function isLatinLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0xc0 && c <= 0x24f && c !== 0xd7 && c !== 0xf7) || (c >= 0x1e00 && c <= 0x1eff);
 }

@@ -38,7 +38,7 @@ export class TensorRowsFeaturizer implements Featurizer<Float32Array> {
 
   /**
    * The rows of a request's numeric tensors (BYTES tensors are texts, not read here).
-   * @throws TensorShapeError when a tensor's length is not a multiple of `size` or holds a value that is not a finite number.
+   * @throws TensorShapeError when a tensor's length is not a multiple of `size` or holds a value that is not a finite float32.
    */
   rows(tensors: readonly InferenceTensor[]): Float32Array[] {
     const size = this.params.size;
@@ -52,9 +52,10 @@ export class TensorRowsFeaturizer implements Featurizer<Float32Array> {
       for (let off = 0; off < data.length; off += size) {
         const row = new Float32Array(size);
         for (let i = 0; i < size; i++) {
-          const v = Number(data[off + i]);
-          if (!Number.isFinite(v)) throw new TensorShapeError(`tensor ${t.name} holds a value that is not a finite number`);
-          row[i] = v;
+          row[i] = Number(data[off + i]);
+          // Checked after the float32 conversion: a finite double past its range (1e300)
+          // becomes Infinity there, and the model scored such rows as harmless.
+          if (!Number.isFinite(row[i])) throw new TensorShapeError(`tensor ${t.name} holds a value that is not a finite float32`);
         }
         out.push(row);
       }

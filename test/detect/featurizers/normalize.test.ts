@@ -60,3 +60,29 @@ test('never throws on arbitrary input', () => {
   const nasty = ['', '\ud800', '%E0%A4%A', '\\x4', '=====', 'a'.repeat(100000), '\u0000\u0001\u0002', '🙂'.repeat(1000)];
   for (const s of nasty) assert.equal(typeof normalizeJoined(s), 'string');
 });
+
+test('regression: combining-mark spam made a Latin text look foreign, so its all-look-alike words stayed unfolded', () => {
+  // "ехес" is all Cyrillic; the marks (stripped later) used to count as non-Latin letters.
+  assert.equal(normalize('please ехес\u0300\u0301\u0302\u0303\u0304\u0305 it').text, 'please exec it');
+});
+
+test('regression: accented Latin letters did not count as Latin when deciding to fold look-alikes', () => {
+  assert.equal(normalize('éа').text, 'ea');
+});
+
+test('regression: look-alikes uncovered by lowercasing (Ω → ω) or by stripping marks (ѐ → е) stayed', () => {
+  assert.equal(normalize('Ωord').text, 'word');
+  // (marks are stripped when the text has Latin diacritics: here the ï)
+  assert.equal(normalize('ï ѐxec').text, 'i exec');
+});
+
+test('regression: a space followed by a newline became two spaces', () => {
+  assert.equal(normalize('ignore \nall').text, 'ignore all');
+});
+
+test('normalization is a fixed point: normalizing its own output changes nothing', () => {
+  for (const t of ['ïgnörë  ALL\u200b prеvious', 'Ω\u0300 ехес \n\t x', '1gn0r3 \u202eall']) {
+    const once = normalize(t).text;
+    assert.equal(normalize(once).text, once, t);
+  }
+});
