@@ -18,6 +18,7 @@ detectors:
     prompt-injection:
       path: ${JSON.stringify(PACKAGE_DIR)}
       action: block
+      budget: 10s
 ${extra}`;
 
 const chat = (content: string) => ({ model: 'demo-llm', messages: [{ role: 'user', content }] });

@@ -30,6 +30,7 @@ detectors:
     prompt-injection:
       path: ${JSON.stringify(pkgDir)}
       action: block
+      budget: 10s
 ${threshold}`;
 
 const chat = (content: string) => ({ model: 'demo-llm', messages: [{ role: 'user', content }] });
