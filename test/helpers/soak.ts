@@ -26,7 +26,7 @@ upstreams:
   flaky:
     protocol: openai
     url: "${llmUrl}"
-    timeouts: { connect: 1s, headers: 500ms, body: 200ms }
+    timeouts: { connect: 1s, headers: 5s, body: 200ms }
     maxResponseSize: 64kb
     circuitBreaker: { failureThreshold: 20, cooldown: 200ms }
   rawllm: { protocol: raw, url: "${llmUrl}/v1" }
