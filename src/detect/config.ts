@@ -17,23 +17,10 @@
  * ```
  */
 import { z } from 'zod';
-import { parseDuration } from '../config/units.js';
 import { DETECTOR_KINDS } from './featurizer.js';
 import { streamSettingsSchema } from './stream/config.js';
+import { duration } from '../config/fields.js';
 
-/**
- * A duration in ms, as `duration()` of config/schema.ts. Defined here because that file
- * imports this one (an import back would be a cycle).
- */
-const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.issues.push({ code: 'custom', input: v, message: `invalid duration "${v}" (expected e.g. 250ms, 30s, 5m, 1h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 const DETECTOR_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
