@@ -4,6 +4,7 @@
  * milliseconds, too coarse for sub-millisecond overheads.
  */
 import autocannon from 'autocannon';
+import { runPaced } from './paced.js';
 
 export interface LoadSpec {
   url: string;
@@ -31,8 +32,12 @@ export interface LoadResult {
   errors: number;
 }
 
-/** Runs one load. */
+/**
+ * Runs one load: as fast as the target answers with autocannon, or, with a `rate`, an
+ * evenly paced open loop (bench/lib/paced.ts says why not autocannon's overallRate).
+ */
 export function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  if (spec.rate) return runPaced(spec);
   const lat: number[] = [];
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -45,7 +50,6 @@ export function runLoad(spec: LoadSpec): Promise<LoadResult> {
         connections: spec.connections,
         duration: spec.duration,
         amount: spec.amount,
-        overallRate: spec.rate,
         timeout: 10,
         // Our own recorder below; autocannon's whole-ms histogram is not used.
         excludeErrorStats: true,

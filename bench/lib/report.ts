@@ -215,6 +215,7 @@ export function renderMarkdown(r: BenchResult): string {
         `| ${s.name} | ${Math.round(s.rps)} | ${vs} | ${f2(s.p50Ms)} | ${f2(s.p90Ms)} | ${f2(s.p99Ms)} | ${s.errors} | ${Math.round(s.cpuUsPerReq)} |${sse ? ` ${f2(s.ttfbP50Ms)} | ${f2(s.ttfbP99Ms)} | ${f2(s.streamTotalP50Ms)} | ${f2(s.streamTotalP99Ms)} |` : ''}`,
       );
     }
+    if (g === 'fixed-rate') lines.push('', 'An open loop, evenly paced (bench/lib/paced.ts): request i is due at i/rate and its latency counts from then, so a stall shows in full; not autocannon, whose rate arrives as one burst a second.');
     if (sse) lines.push('', 'TTFB and total: a separate probe at concurrency 4 with a 2 ms pause between tokens (what a client feels); req/s and p50-p99: autocannon as for the others (no pause).');
     if (g === 'long-prompt' && Object.keys(r.cpuPerKbUs).length) {
       lines.push('', `CPU per KB of prompt (least-squares slope): ${Object.entries(r.cpuPerKbUs).map(([k, v]) => `${k} ${f1(v)} us/KB`).join(', ')}.`);
