@@ -3,8 +3,13 @@
  * counters and with Redis counters, for one limit and for all four kinds. Not a test:
  * numbers depend on the machine; results are recorded in bench/results/limits.md.
  *
- * Run: npm run bench:limits [-- --redis redis://127.0.0.1:6379] [--n 20000]
+ * Run: npm run bench:limits [-- --redis redis://127.0.0.1:6379] [--n 20000] [--rounds 3]
+ *
+ * Redis is measured both ways in the same run (an A/B): one round trip per counter (the
+ * library's script per limiter, `LimiterRegistry({ batch: false })`) and one script per
+ * request (`LimiterRegistry.consumeAll`, the default).
  */
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadConfigText } from '../src/config/load.js';
 import { createLimiterRegistry, LimiterRegistry } from '../src/limits/limiters.js';
@@ -18,7 +23,7 @@ import { FailoverStore } from '../src/state/failover.js';
 import { MemoryStore } from '../src/state/memory.js';
 import { RedisStore } from '../src/state/redis.js';
 
-const { values } = parseArgs({ options: { redis: { type: 'string', default: 'redis://127.0.0.1:6379' }, n: { type: 'string', default: '20000' } } });
+const { values } = parseArgs({ options: { redis: { type: 'string', default: 'redis://127.0.0.1:6379' }, n: { type: 'string', default: '20000' }, rounds: { type: 'string', default: '3' } } });
 const N = Number(values.n);
 const KEYS = 1000;
 const CONCURRENCY = 64;
@@ -85,40 +90,54 @@ async function measure(stage: Stage, ctxs: RequestContext[], n: number): Promise
   return { usPerOp, opsPerSec };
 }
 
+type Variant = 'memory' | 'redis, one round trip per counter' | 'redis, one script per request';
+const VARIANTS: Variant[] = ['memory', 'redis, one round trip per counter', 'redis, one script per request'];
+const ROUNDS = Number(values.rounds);
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 async function main(): Promise<void> {
-  const rows: string[] = [];
   const ctxs = contexts();
-  for (const backend of ['memory', 'redis'] as const) {
-    let services: Services;
-    if (backend === 'memory') services = { logger: silentLogger, observer: {}, state: new MemoryStore(), limiters: new LimiterRegistry() };
-    else {
-      const prefix = `palisade-bench:${process.pid}:`;
-      const state = new FailoverStore(new RedisStore({ url: values.redis!, keyPrefix: prefix, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }), new MemoryStore(), 'local', silentLogger);
-      if (!(await state.waitReady(2000))) {
-        rows.push(`| redis | (Redis does not answer at ${values.redis}) | | |`);
-        await state.close();
-        continue;
+  const prefix = `palisade-bench:${process.pid}:`;
+  const state = new FailoverStore(new RedisStore({ url: values.redis!, keyPrefix: prefix, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }), new MemoryStore(), 'local', silentLogger);
+  const redisUp = await state.waitReady(2000);
+  const services: Record<Variant, Services> = {
+    memory: { logger: silentLogger, observer: {}, state: new MemoryStore(), limiters: new LimiterRegistry() },
+    // The A/B: the same Redis limiters, taken one call per counter (before) or all in one script.
+    'redis, one round trip per counter': { logger: silentLogger, observer: {}, state, limiters: new LimiterRegistry({ redis: state.redis.client, batch: false }) },
+    'redis, one script per request': { logger: silentLogger, observer: {}, state, limiters: createLimiterRegistry(state) },
+  };
+  const rows: string[] = [];
+  for (const [name, limits] of Object.entries(PROFILES)) {
+    // Rounds interleave the variants, so that load changes hit all of them alike; medians.
+    const seq: Record<string, number[]> = {};
+    const ops: Record<string, number[]> = {};
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const v of VARIANTS) {
+        if (v !== 'memory' && !redisUp) continue;
+        const stage = stageFor(limits, services[v]);
+        const n = v === 'memory' ? N : Math.max(2000, Math.floor(N / 4));
+        const r = await measure(stage, ctxs, n);
+        (seq[v] ??= []).push(r.usPerOp);
+        (ops[v] ??= []).push(r.opsPerSec);
+        await stage.close?.();
       }
-      services = { logger: silentLogger, observer: {}, state, limiters: createLimiterRegistry(state) };
     }
-    for (const [name, limits] of Object.entries(PROFILES)) {
-      const stage = stageFor(limits, services);
-      const n = backend === 'memory' ? N : Math.max(2000, Math.floor(N / 4));
-      const r = await measure(stage, ctxs, n);
-      rows.push(`| ${backend} | ${name} | ${r.usPerOp.toFixed(1)} | ${Math.round(r.opsPerSec)} |`);
-      await stage.close?.();
+    for (const v of VARIANTS) {
+      if (!seq[v]) rows.push(`| ${v} | ${name} | (Redis does not answer at ${values.redis}) | |`);
+      else rows.push(`| ${v} | ${name} | ${median(seq[v]).toFixed(1)} | ${Math.round(median(ops[v]))} |`);
     }
-    if (services.state instanceof FailoverStore) {
-      const c = services.state.redis.client;
-      const keys = await c.keys(`palisade-bench:${process.pid}:*`);
-      // keys() returns prefixed names; del() would prefix again, so strip it.
-      const prefix = `palisade-bench:${process.pid}:`;
-      if (keys.length) await c.del(...keys.map((k) => k.slice(prefix.length)));
-    }
-    await services.state.close();
   }
+  if (redisUp) {
+    const c = state.redis.client;
+    const keys = await c.keys(`${prefix}*`);
+    // keys() returns prefixed names; del() would prefix again, so strip it.
+    for (let i = 0; i < keys.length; i += 1000) await c.del(...keys.slice(i, i + 1000).map((k) => k.slice(prefix.length)));
+  }
+  await state.close();
   process.stdout.write(
-    `| counters | limits per request | sequential µs/op | ops/s at ${CONCURRENCY} in flight |\n|---|---|---|---|\n${rows.join('\n')}\n`,
+    `load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${ROUNDS} interleaved rounds, medians\n\n` +
+      `| counters | limits per request | sequential µs/op | ops/s at ${CONCURRENCY} in flight |\n|---|---|---|---|\n${rows.join('\n')}\n`,
   );
 }
 

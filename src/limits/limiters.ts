@@ -32,6 +32,146 @@ export interface LimiterRegistryOptions {
   onStoreFailure?: StoreFailurePolicy;
   /** Called when a counter had to fall back to memory (Redis failed a command). */
   onFallback?: () => void;
+  /**
+   * Take all the counters of a request in one Redis round trip (one Lua script), default
+   * true. false: one round trip per counter (the library's script), kept for the A/B bench.
+   */
+  batch?: boolean;
+  /** True while the state store has found Redis unreachable (FailoverStore health). */
+  degraded?: () => boolean;
+}
+
+/**
+ * How the counters of a request are taken now:
+ * - `each`: one limiter call per counter (memory counters, or Redis with batching off);
+ * - `batch`: all in one Redis script ({@link LimiterRegistry.consumeAll});
+ * - `local`: Redis is away and policy `local`: on each counter's memory insurance;
+ * - `down`: Redis is away and there is no insurance: the failure policy decides.
+ */
+export type CountingRoute = 'each' | 'batch' | 'local' | 'down';
+
+/**
+ * One counter of a request in {@link LimiterRegistry.consumeAll}.
+ * - `count`: a request counter: the attempt is counted even when refused; with `burst`,
+ *   once the counter is over, the burst counter is counted too and refuses only when it
+ *   is over as well (BurstyRateLimiter's rule);
+ * - `take`: all or nothing: refused without counting when it does not fit, and given back
+ *   when a later counter of the same request refuses.
+ */
+export interface BatchOp {
+  mode: 'count' | 'take';
+  /** A limiter of this registry (its key prefix, points and window). */
+  limiter: RateLimiterAbstract;
+  burst?: RateLimiterAbstract;
+  key: string;
+  points: number;
+  /** Window of a key created now, in seconds (default: the limiter's). */
+  durationSec?: number;
+}
+
+/** What one op found, in the library's terms. */
+export interface BatchOpResult {
+  /** Points consumed on the key, including this request's (also when refused). */
+  consumed: number;
+  msBeforeNext: number;
+  over: boolean;
+  /** `count` with burst, when the burst counter was counted. */
+  burst?: { consumed: number; msBeforeNext: number };
+}
+
+/** Result of {@link LimiterRegistry.consumeAll}: `refused` is the index of the op that refused, else -1. */
+export interface BatchResult {
+  refused: number;
+  results: BatchOpResult[];
+}
+
+/*
+ * All counters of a request in one atomic step. KEYS: one per op (and a burst key right
+ * after its request key). ARGV[1]: '1' keeps going past a refusal and keeps what it
+ * counted (shadow mode). Then six per op: mode (c: count, b: count with burst, t: take),
+ * points, window seconds, limit, burst window seconds, burst limit. Keys are written as
+ * rate-limiter-flexible's RateLimiterRedis writes them (an integer with a TTL), so the
+ * library's reward, penalty and get keep working on them.
+ * Reply: {refused index (0-based) or -1, then per op consumed, ms to reset, over (0/1),
+ * burst consumed, burst ms to reset}.
+ */
+const CONSUME_ALL = `
+local keep = ARGV[1] == '1'
+local function incr(key, points, sec)
+  redis.call('set', key, 0, 'EX', sec, 'NX')
+  local c = redis.call('incrby', key, points)
+  local ttl = redis.call('pttl', key)
+  if ttl == -1 then
+    redis.call('expire', key, sec)
+    ttl = 1000 * sec
+  end
+  return c, ttl
+end
+local out = {-1}
+local taken = {}
+local k, a, n = 1, 2, 0
+while a <= #ARGV do
+  local mode, points, sec, limit = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local c, ttl, over, bc, bttl = 0, 0, 0, 0, 0
+  if mode == 't' then
+    local cur = tonumber(redis.call('get', KEYS[k]) or '0')
+    if cur + points > limit and not keep then
+      c = cur + points
+      ttl = redis.call('pttl', KEYS[k])
+      if ttl < 0 then ttl = 1000 * sec end
+      over = 1
+    else
+      c, ttl = incr(KEYS[k], points, sec)
+      if c > limit then over = 1 end
+      taken[#taken + 1] = k
+      taken[#taken + 1] = points
+    end
+    k = k + 1
+  else
+    c, ttl = incr(KEYS[k], points, sec)
+    k = k + 1
+    if mode == 'b' then
+      if c > limit then
+        bc, bttl = incr(KEYS[k], points, tonumber(ARGV[a + 4]))
+        if bc > tonumber(ARGV[a + 5]) then over = 1 end
+      end
+      k = k + 1
+    elseif c > limit then
+      over = 1
+    end
+  end
+  out[#out + 1] = c
+  out[#out + 1] = ttl
+  out[#out + 1] = over
+  out[#out + 1] = bc
+  out[#out + 1] = bttl
+  if over == 1 and not keep then
+    for i = 1, #taken, 2 do redis.call('decrby', KEYS[taken[i]], taken[i + 1]) end
+    out[1] = n
+    return out
+  end
+  n = n + 1
+  a = a + 6
+end
+return out`;
+
+/*
+ * Settlement of a done request in one step: INCRBY per key (negative gives back), as the
+ * library's reward and penalty do it (a key that expired meanwhile is created afresh
+ * with its window). ARGV: per key, points and window seconds.
+ */
+const ADJUST_ALL = `
+for i = 1, #KEYS do
+  local sec = ARGV[2 * i]
+  redis.call('set', KEYS[i], 0, 'EX', sec, 'NX')
+  redis.call('incrby', KEYS[i], ARGV[2 * i - 1])
+  if redis.call('pttl', KEYS[i]) == -1 then redis.call('expire', KEYS[i], sec) end
+end
+return #KEYS`;
+
+interface BatchClient {
+  palisadeConsumeAll(numKeys: number, ...args: string[]): Promise<number[]>;
+  palisadeAdjustAll(numKeys: number, ...args: string[]): Promise<number>;
 }
 
 /** A RateLimiterMemory that reports its use as the insurance of a Redis limiter. */
@@ -60,6 +200,7 @@ interface Entry {
 export class LimiterRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly byLimiter = new Map<RateLimiterAbstract, string>();
+  private scriptDefined = false;
 
   constructor(private readonly opts: LimiterRegistryOptions = {}) {}
 
@@ -70,6 +211,81 @@ export class LimiterRegistry {
 
   get onStoreFailure(): StoreFailurePolicy {
     return this.opts.onStoreFailure ?? 'local';
+  }
+
+  /**
+   * How to count now (see {@link CountingRoute}). While the store reports Redis
+   * unreachable (a lost connection, or a command timed out on a hung one) requests do not
+   * wait on Redis: they count locally until the store's probe sees Redis answer again.
+   */
+  get route(): CountingRoute {
+    const redis = this.opts.redis;
+    if (!redis || this.opts.batch === false) return 'each';
+    if (redis.status === 'ready' && !this.opts.degraded?.()) return 'batch';
+    return this.onStoreFailure === 'local' ? 'local' : 'down';
+  }
+
+  /** Reports a Redis failure seen by the stage (the store then probes until Redis answers). */
+  noteFailure(): void {
+    this.opts.onFallback?.();
+  }
+
+  /**
+   * Counts or takes every op in one Redis round trip, atomically, in order: a refusal
+   * stops there (unless `keepGoing`), gives back what earlier `take`s took, and leaves
+   * later ops untouched. Rejects when Redis fails (the caller falls back).
+   *
+   * @example
+   * const r = await reg.consumeAll([{ mode: 'count', limiter: req, key, points: 1000 }, { mode: 'take', limiter: conc, key, points: 1000 }]);
+   * if (r.refused >= 0) // r.results[r.refused] says why
+   */
+  async consumeAll(ops: readonly BatchOp[], keepGoing = false): Promise<BatchResult> {
+    const client = this.opts.redis as unknown as Redis & BatchClient;
+    this.defineScripts(client);
+    const keys: string[] = [];
+    const args: string[] = [keepGoing ? '1' : '0'];
+    for (const op of ops) {
+      const l = op.limiter;
+      keys.push(l.getKey(op.key));
+      const sec = String(Math.floor(op.durationSec ?? l.duration));
+      if (op.burst) {
+        keys.push(op.burst.getKey(op.key));
+        args.push('b', String(op.points), sec, String(l.points), String(Math.floor(op.burst.duration)), String(op.burst.points));
+      } else args.push(op.mode === 'take' ? 't' : 'c', String(op.points), sec, String(l.points), '0', '0');
+    }
+    const reply = await client.palisadeConsumeAll(keys.length, ...keys, ...args);
+    const results: BatchOpResult[] = [];
+    for (let i = 1; i + 4 < reply.length; i += 5) {
+      const r: BatchOpResult = { consumed: Number(reply[i]), msBeforeNext: Number(reply[i + 1]), over: reply[i + 2] === 1 };
+      if (Number(reply[i + 4]) > 0) r.burst = { consumed: Number(reply[i + 3]), msBeforeNext: Number(reply[i + 4]) };
+      results.push(r);
+    }
+    return { refused: Number(reply[0]), results };
+  }
+
+  /**
+   * Adds `points` (negative: gives back) to each key in one Redis round trip, as the
+   * library's penalty and reward would one by one. Rejects when Redis fails.
+   */
+  async adjustAll(changes: readonly { limiter: RateLimiterAbstract; key: string; points: number }[]): Promise<void> {
+    const client = this.opts.redis as unknown as Redis & BatchClient;
+    this.defineScripts(client);
+    const keys = changes.map((c) => c.limiter.getKey(c.key));
+    const args: string[] = [];
+    for (const c of changes) args.push(String(Math.trunc(c.points)), String(Math.floor(c.limiter.duration)));
+    await client.palisadeAdjustAll(keys.length, ...keys, ...args);
+  }
+
+  private defineScripts(client: Redis): void {
+    if (this.scriptDefined) return;
+    client.defineCommand('palisadeConsumeAll', { lua: CONSUME_ALL });
+    client.defineCommand('palisadeAdjustAll', { lua: ADJUST_ALL });
+    this.scriptDefined = true;
+  }
+
+  /** The memory limiter that stands in for `limiter` while Redis is away (policy `local`), if any. */
+  insuranceOf(limiter: RateLimiterAbstract): RateLimiterAbstract | undefined {
+    return (limiter as unknown as { insuranceLimiter?: RateLimiterAbstract }).insuranceLimiter;
   }
 
   /** The limiter for `spec`, created once per distinct spec; pair with {@link release}. */
@@ -136,7 +352,12 @@ export class LimiterRegistry {
  */
 export function createLimiterRegistry(state: StateStore): LimiterRegistry {
   if (state instanceof FailoverStore) {
-    return new LimiterRegistry({ redis: state.redis.client, onStoreFailure: state.policy, onFallback: () => state.noteUnreachable() });
+    return new LimiterRegistry({
+      redis: state.redis.client,
+      onStoreFailure: state.policy,
+      onFallback: () => state.noteUnreachable(),
+      degraded: () => state.health().up === 0,
+    });
   }
   return new LimiterRegistry({});
 }

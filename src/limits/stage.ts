@@ -19,7 +19,8 @@ import type { Services } from '../services.js';
 import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits } from './config.js';
 import { refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
 import { counterKey, utcDay } from './keys.js';
-import { createLimiterRegistry, type LimiterRegistry } from './limiters.js';
+import { isUnreachable } from '../state/redis.js';
+import { createLimiterRegistry, type BatchOp, type LimiterRegistry } from './limiters.js';
 import { RiskShrink } from './risk.js';
 import { estimateTokens, hasUsage } from './tokens.js';
 
@@ -62,6 +63,8 @@ interface Rule {
 /** What a request holds until it is done: concurrency slots, token reservations, queries. */
 interface Held {
   counter: Counter;
+  /** The limiter that took the points: the counter's, or its local insurance while Redis failed. */
+  limiter: RateLimiterAbstract;
   key: string;
   /** Points consumed (and to give back on release or rollback). */
   points: number;
@@ -85,6 +88,12 @@ interface LimitLocals {
 }
 
 type Check = { ok: true } | { ok: false; decision: Decision };
+
+/** A settlement of a held counter when the request is done: + charges, - gives back. */
+interface Change {
+  h: Held;
+  delta: number;
+}
 
 /**
  * Builds the limit stage for a config, or undefined when no limit is configured (or
@@ -199,9 +208,12 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     }
   };
 
+  /** Points go back only into the window they were taken from. */
+  const canGiveBack = (h: Held, points: number): boolean => points > 0 && Date.now() < h.windowEnd - WINDOW_MARGIN_MS;
+
   const giveBack = (h: Held, points = h.points): void => {
-    if (points <= 0 || Date.now() >= h.windowEnd - WINDOW_MARGIN_MS) return;
-    h.counter.limiter.reward(h.key, points).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: giving back failed'));
+    if (!canGiveBack(h, points)) return;
+    h.limiter.reward(h.key, points).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: giving back failed'));
   };
 
   const storeFailure = (c: Counter, err: unknown): Check => {
@@ -210,44 +222,66 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return { ok: false, decision: { allow: false, code: 'PALISADE_STATE_UNAVAILABLE', cause: err } };
   };
 
-  const checkRequests = async (c: Counter, key: string, unitCost: number): Promise<Check> => {
-    const r = await consume(c.burst ? c.burst.bursty : c.limiter, key, unitCost);
-    if ('error' in r) return storeFailure(c, r.error);
-    if (!r.refused) return { ok: true };
-    // Refused attempts stay counted: the limit is on the rate of attempts.
-    const views: RefusalView[] = [{ policy: policy(c, unitCost), remaining: 0, resetSec: r.res.msBeforeNext / 1000 }];
+  /** The refusal of a request counter; `msBeforeNext` is the earlier reset of counter and burst. */
+  const requestsRefusal = (c: Counter, unitCost: number, msBeforeNext: number, burstMs: number | undefined): Decision => {
+    const views: RefusalView[] = [{ policy: policy(c, unitCost), remaining: 0, resetSec: msBeforeNext / 1000 }];
     if (c.burst) {
-      const b = await c.burst.limiter.get(key).catch(() => null);
       views.push({
         policy: { id: c.burst.id, quota: effective(c.burst.limit, unitCost), windowSec: c.burst.windowSec, unit: 'requests' },
         remaining: 0,
-        resetSec: (b?.msBeforeNext ?? r.res.msBeforeNext) / 1000,
+        resetSec: (burstMs ?? msBeforeNext) / 1000,
       });
     }
-    return { ok: false, decision: refusal(c, views, r.res.msBeforeNext / 1000) };
+    return refusal(c, views, msBeforeNext / 1000);
+  };
+
+  /** The refusal of a take (`consumed` includes the refused points, which were not kept). */
+  const takeRefusal = (c: Counter, unitCost: number, points: number, consumed: number, msBeforeNext: number, day: ReturnType<typeof utcDay> | undefined, tokens?: number): Decision => {
+    const before = Math.max(0, consumed - points);
+    const remaining = Math.floor(Math.max(0, c.limit * SCALE - before) / unitCost);
+    const resetSec = c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : msBeforeNext / 1000;
+    const extra = c.kind === 'tokens' ? { requested: tokens, remaining } : undefined;
+    return refusal(c, [{ policy: policy(c, unitCost), remaining, resetSec }], c.kind === 'concurrency' ? 1 : resetSec, extra);
+  };
+
+  /** The limiter to count on: the counter's, or (`local`) its memory insurance. */
+  const pick = (l: RateLimiterAbstract, local: boolean): RateLimiterAbstract => (local ? (registry.insuranceOf(l) ?? l) : l);
+
+  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean): Promise<Check> => {
+    const l = c.burst ? (local ? new BurstyRateLimiter(pick(c.limiter, true), pick(c.burst.limiter, true)) : c.burst.bursty) : pick(c.limiter, local);
+    const r = await consume(l, key, unitCost);
+    if ('error' in r) return storeFailure(c, r.error);
+    if (!r.refused) return { ok: true };
+    // Refused attempts stay counted: the limit is on the rate of attempts.
+    const b = c.burst ? await pick(c.burst.limiter, local).get(key).catch(() => null) : null;
+    return { ok: false, decision: requestsRefusal(c, unitCost, r.res.msBeforeNext, b?.msBeforeNext) };
+  };
+
+  /** A query budget counts per UTC day: its key and window. */
+  const dayOf = (key: string) => {
+    const day = utcDay(Date.now());
+    return { key: `${key}|d:${day.day}`, day, durationSec: Math.ceil(day.secondsLeft) + 60 };
   };
 
   /** Concurrency slots, token reservations and query budgets: held, and given back on refusal. */
-  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, tokens?: number): Promise<Check> => {
+  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, tokens?: number): Promise<Check> => {
     let opts: Record<string, unknown> | undefined;
     let day: ReturnType<typeof utcDay> | undefined;
     if (c.kind === 'queries') {
-      day = utcDay(Date.now());
-      key = `${key}|d:${day.day}`;
-      opts = { customDuration: Math.ceil(day.secondsLeft) + 60 };
+      const d = dayOf(key);
+      key = d.key;
+      day = d.day;
+      opts = { customDuration: d.durationSec };
     }
     const now = Date.now();
-    const r = await consume(c.limiter, key, points, opts);
+    const limiter = pick(c.limiter, local);
+    const r = await consume(limiter, key, points, opts);
     if ('error' in r) return storeFailure(c, r.error);
-    const held: Held = { counter: c, key, points, windowEnd: now + Math.max(0, r.res.msBeforeNext), tokens };
+    const held: Held = { counter: c, limiter, key, points, windowEnd: now + Math.max(0, r.res.msBeforeNext), tokens };
     if (r.refused && !shadow) {
       // Nothing was admitted: undo the increment the rejection left behind.
       giveBack(held);
-      const before = Math.max(0, r.res.consumedPoints - points);
-      const remaining = Math.floor(Math.max(0, c.limit * SCALE - before) / unitCost);
-      const resetSec = c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : r.res.msBeforeNext / 1000;
-      const extra = c.kind === 'tokens' ? { requested: tokens, remaining } : undefined;
-      return { ok: false, decision: refusal(c, [{ policy: policy(c, unitCost), remaining, resetSec }], c.kind === 'concurrency' ? 1 : resetSec, extra) };
+      return { ok: false, decision: takeRefusal(c, unitCost, points, r.res.consumedPoints, r.res.msBeforeNext, day, tokens) };
     }
     lc.held.push(held);
     if (r.refused) return { ok: false, decision: { allow: true, notes: [note(c)] } };
@@ -257,6 +291,100 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   const rollback = (lc: LimitLocals): void => {
     for (const h of lc.held) giveBack(h);
     lc.held.length = 0;
+  };
+
+  /** One counter of a request: its key, the points it costs, and what it reserves. */
+  interface Step {
+    c: Counter;
+    key: string;
+    points: number;
+    tokens?: number;
+    day?: ReturnType<typeof utcDay>;
+    durationSec?: number;
+  }
+
+  const steps = (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
+    const out: Step[] = [];
+    for (const c of counters) {
+      const key = counterKey(c.by, ctx);
+      if (c.kind === 'tokens') {
+        if (!est) continue; // token budgets apply to LLM calls only
+        const tokens = est.prompt + est.completion;
+        out.push({ c, key, points: tokens * unitCost, tokens });
+      } else if (c.kind === 'queries') {
+        const d = dayOf(key);
+        out.push({ c, key: d.key, points: unitCost, day: d.day, durationSec: d.durationSec });
+      } else out.push({ c, key, points: unitCost });
+    }
+    return out;
+  };
+
+  /** One counter at a time (memory counters, and Redis counters while Redis fails). */
+  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], local: boolean): Promise<Decision | undefined> => {
+    for (const c of counters) {
+      const key = counterKey(c.by, ctx);
+      let check: Check;
+      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local);
+      else if (c.kind === 'tokens') {
+        if (!est) continue; // token budgets apply to LLM calls only
+        const tokens = est.prompt + est.completion;
+        check = await take(c, key, tokens * unitCost, unitCost, lc, local, tokens);
+      } else check = await take(c, key, unitCost, unitCost, lc, local);
+      if (check.ok) continue;
+      const d = check.decision;
+      if (d.allow || shadow) {
+        notes.push(...(d.notes ?? []));
+        continue;
+      }
+      rollback(lc);
+      return d;
+    }
+    return undefined;
+  };
+
+  /**
+   * Every counter in one Redis round trip (LimiterRegistry.consumeAll): atomic, so a
+   * refusal leaves nothing taken, and replicas never interleave between two counters.
+   * Undefined result: admitted; a thrown error: Redis failed.
+   */
+  const batched = async (plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+    const ops: BatchOp[] = plan.map((s) =>
+      s.c.kind === 'requests'
+        ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, points: s.points }
+        : { mode: 'take', limiter: s.c.limiter, key: s.key, points: s.points, durationSec: s.durationSec },
+    );
+    const now = Date.now();
+    const r = await registry.consumeAll(ops, shadow);
+    for (let i = 0; i < r.results.length; i++) {
+      const s = plan[i];
+      const res = r.results[i];
+      if (i === r.refused) {
+        // The script gave back what this request took: nothing is held.
+        lc.held.length = 0;
+        if (s.c.kind === 'requests') {
+          const ms = res.burst ? Math.min(res.msBeforeNext, res.burst.msBeforeNext) : res.msBeforeNext;
+          return requestsRefusal(s.c, unitCost, ms, res.burst?.msBeforeNext);
+        }
+        return takeRefusal(s.c, unitCost, s.points, res.consumed, res.msBeforeNext, s.day, s.tokens);
+      }
+      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points: s.points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
+      if (res.over) notes.push(note(s.c)); // shadow: counted, noted, admitted
+    }
+    return undefined;
+  };
+
+  /** Redis failed the batch: the memory insurance (policy local), else the failure policy. */
+  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+    if (isUnreachable(err)) registry.noteFailure();
+    if (registry.onStoreFailure !== 'local') return down(counters[0], err);
+    services.logger.warn({ err }, 'limit: counter store failed; counting locally');
+    return sequential(counters, ctx, unitCost, est, lc, notes, true);
+  };
+
+  /** No counter can be taken (Redis away, no insurance): the failure policy decides. */
+  const down = (c: Counter, err: unknown): Decision | undefined => {
+    const f = storeFailure(c, err);
+    return f.ok ? undefined : f.decision;
   };
 
   const stage: Stage = {
@@ -277,24 +405,17 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
       const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
       const notes: Note[] = [];
-      for (const c of counters) {
-        const key = counterKey(c.by, ctx);
-        let check: Check;
-        if (c.kind === 'requests') check = await checkRequests(c, key, unitCost);
-        else if (c.kind === 'tokens') {
-          if (!est) continue; // token budgets apply to LLM calls only
-          const tokens = est.prompt + est.completion;
-          check = await take(c, key, tokens * unitCost, unitCost, lc, tokens);
-        } else check = await take(c, key, unitCost, unitCost, lc);
-        if (check.ok) continue;
-        const d = check.decision;
-        if (d.allow || shadow) {
-          notes.push(...(d.notes ?? []));
-          continue;
+      let d: Decision | undefined;
+      const route = registry.route;
+      if (route === 'batch') {
+        try {
+          d = await batched(steps(counters, ctx, unitCost, est), unitCost, lc, notes);
+        } catch (err) {
+          d = await afterBatchFailure(err, counters, ctx, unitCost, est, lc, notes);
         }
-        rollback(lc);
-        return factor < 1 ? { ...d, notes: d.notes?.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
-      }
+      } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
+      else d = await sequential(counters, ctx, unitCost, est, lc, notes, route === 'local');
+      if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
       if (lc.held.length) ctx.locals.limit = lc;
       if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
       return notes.length ? { allow: true, notes } : ALLOW;
@@ -320,7 +441,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       for (const h of lc.held) {
         if (h.tokens === undefined || used <= h.tokens) continue;
         const extra = (used - h.tokens) * lc.unitCost;
-        const r = await consume(h.counter.limiter, h.key, extra);
+        const r = await consume(h.limiter, h.key, extra);
         if ('error' in r) continue; // the store failed: settle later, do not cut the stream
         if (r.refused && !shadow) {
           giveBack({ ...h, points: extra });
@@ -336,10 +457,21 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       if (!lc) return;
       ctx.locals.limit = undefined;
       if (hasUsage(outcome.usage)) lc.usage = { ...lc.usage, ...outcome.usage };
+      // What goes back (negative) or is charged (positive) on each held counter.
+      const changes: Change[] = [];
       for (const h of lc.held) {
-        if (h.counter.kind === 'concurrency') giveBack(h);
-        else if (h.tokens !== undefined) settle(h, lc, outcome);
+        if (h.counter.kind === 'concurrency') {
+          if (canGiveBack(h, h.points)) changes.push({ h, delta: -h.points });
+        } else if (h.tokens !== undefined) {
+          const diff = (actualTokens(lc, h.tokens, outcome) - h.tokens) * lc.unitCost;
+          if (diff > 0 || (diff < 0 && canGiveBack(h, -diff))) changes.push({ h, delta: diff });
+        }
       }
+      if (changes.length > 1 && registry.route === 'batch' && changes.every((c) => c.h.limiter === c.h.counter.limiter)) {
+        // Slot and token settlement in one round trip; on failure, one call each (which
+        // fall back to the insurance like every limiter call).
+        registry.adjustAll(changes.map((c) => ({ limiter: c.h.limiter, key: c.h.key, points: c.delta }))).catch(() => changes.forEach(adjust));
+      } else changes.forEach(adjust);
     },
 
     close(): void {
@@ -348,13 +480,10 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     },
   };
 
-  /** Charges a token reservation its real cost: penalty for more, reward for less. */
-  const settle = (h: Held, lc: LimitLocals, outcome: Outcome): void => {
-    const actual = actualTokens(lc, h.tokens!, outcome);
-    const diff = (actual - h.tokens!) * lc.unitCost;
-    if (diff > 0) {
-      h.counter.limiter.penalty(h.key, diff).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: settling tokens failed'));
-    } else if (diff < 0) giveBack(h, -diff);
+  /** One settlement on its own: a penalty charges more, a reward gives back. */
+  const adjust = ({ h, delta }: Change): void => {
+    const p = delta > 0 ? h.limiter.penalty(h.key, delta) : h.limiter.reward(h.key, -delta);
+    p.catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: settling failed'));
   };
 
   return stage;

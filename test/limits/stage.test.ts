@@ -211,6 +211,44 @@ models: [{ name: m, upstream: llm, limits: { queries: { perDay: 2 } } }]
     }
   });
 
+  test(`${backend}: a refusal of a later limit gives back what earlier ones took`, { skip }, async () => {
+    const r = await rig(backend);
+    try {
+      const yaml = `
+models: [{ name: m, upstream: llm, limits: { concurrency: { max: 1 }, tokens: { rate: 50/m } } }]
+`;
+      const stage = r.stage(yaml);
+      const loaded = loadYaml(HEAD + yaml);
+      const big = openaiCtx(loaded, { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 } });
+      assert.equal(denied(await run(stage, big)).code, 'PALISADE_TOKEN_BUDGET');
+      await settle();
+      // The concurrency slot and the refused reservation were both given back.
+      const ok = openaiCtx(loaded, { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 49 } });
+      assert.equal((await run(stage, ok)).allow, true);
+    } finally {
+      await r.close();
+    }
+  });
+
+  test(`${backend}: shadow mode counts and notes, and never refuses`, { skip }, async () => {
+    const r = await rig(backend);
+    try {
+      const yaml = `
+models: [{ name: m, upstream: llm, limits: { requests: { rate: 1/m } } }]
+limits: { mode: shadow }
+`;
+      const stage = r.stage(yaml);
+      const loaded = loadYaml(HEAD + yaml);
+      assert.equal((await run(stage, openaiCtx(loaded))).allow, true);
+      const d = await run(stage, openaiCtx(loaded));
+      assert.equal(d.allow, true);
+      assert.equal(d.notes?.[0].kind, 'rate-limited');
+      assert.equal(d.notes?.[0].detail?.shadow, true);
+    } finally {
+      await r.close();
+    }
+  });
+
   test(`${backend}: risk shrinks a principal's limits on the same counter`, { skip }, async () => {
     const r = await rig(backend);
     try {
@@ -248,25 +286,6 @@ limits:
     }
   });
 }
-
-test('a refusal of a later limit gives back what earlier ones took', async () => {
-  const r = await rig('memory');
-  try {
-    const yaml = `
-models: [{ name: m, upstream: llm, limits: { concurrency: { max: 1 }, tokens: { rate: 50/m } } }]
-`;
-    const stage = r.stage(yaml);
-    const loaded = loadYaml(HEAD + yaml);
-    const big = openaiCtx(loaded, { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 100 } });
-    assert.equal(denied(await run(stage, big)).code, 'PALISADE_TOKEN_BUDGET');
-    await settle();
-    // The concurrency slot and the refused reservation were both given back.
-    const ok = openaiCtx(loaded, { body: { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 49 } });
-    assert.equal((await run(stage, ok)).allow, true);
-  } finally {
-    await r.close();
-  }
-});
 
 test('a stream that runs past its reservation is extended, and ended when the budget is gone', async () => {
   const r = await rig('memory');
@@ -320,25 +339,6 @@ limits:
     await settle();
     const l = r.services.limiters!.lookup('tok:tokens')!;
     assert.equal((await l.get('a:192.0.2.1|m:m'))!.consumedPoints, 10 * SCALE);
-  } finally {
-    await r.close();
-  }
-});
-
-test('shadow mode counts and notes, and never refuses', async () => {
-  const r = await rig('memory');
-  try {
-    const yaml = `
-models: [{ name: m, upstream: llm, limits: { requests: { rate: 1/m } } }]
-limits: { mode: shadow }
-`;
-    const stage = r.stage(yaml);
-    const loaded = loadYaml(HEAD + yaml);
-    assert.equal((await run(stage, openaiCtx(loaded))).allow, true);
-    const d = await run(stage, openaiCtx(loaded));
-    assert.equal(d.allow, true);
-    assert.equal(d.notes?.[0].kind, 'rate-limited');
-    assert.equal(d.notes?.[0].detail?.shadow, true);
   } finally {
     await r.close();
   }
