@@ -32,21 +32,24 @@ export function registerAuthRoutes(app: FastifyInstance, host: HandlerHost): voi
     reply.hijack();
     return withAdmission(host, request.raw, reply.raw, () => handleToken(host, request.raw, reply.raw));
   });
+  // Behind admission like every route (cheap, but a flood of it is still work).
   app.get(JWKS_PATH, (request, reply) => {
     reply.hijack();
-    const res = reply.raw;
-    const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
-    const issuer = host.current.auth?.gatewayIssuer;
-    if (!issuer) return sendError(res, requestId, 'PALISADE_NOT_FOUND');
-    const body = JSON.stringify(issuer.keys.jwks);
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      // Short: a rotation must reach relying parties well within a token lifetime.
-      'cache-control': 'public, max-age=60',
-      'x-request-id': requestId,
+    return withAdmission(host, request.raw, reply.raw, async () => {
+      const res = reply.raw;
+      const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
+      const issuer = host.current.auth?.gatewayIssuer;
+      if (!issuer) return sendError(res, requestId, 'PALISADE_NOT_FOUND');
+      const body = JSON.stringify(issuer.keys.jwks);
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        // Short: a rotation must reach relying parties well within a token lifetime.
+        'cache-control': 'public, max-age=60',
+        'x-request-id': requestId,
+      });
+      res.end(body);
     });
-    res.end(body);
   });
 }
 
