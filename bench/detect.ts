@@ -126,6 +126,8 @@ detectors:
   const ctx = (): RequestContext =>
     ({
       id: 'b',
+      // The stage reads the client address (stream detectors key on it).
+      http: { clientAddress: '127.0.0.1' },
       model: { name: 'm' } as ModelRuntime,
       request: { protocol: 'openai', model: 'm', operation: 'chat', texts: [{ role: 'user', text: t2, path: 'messages[0].content' }], tensors: [], params: { stream: false }, body: {} },
       notes: [],

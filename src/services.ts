@@ -42,6 +42,30 @@ export interface GatewayEvents extends UpstreamEvents {
   onReload?(ok: boolean): void;
   /** The state store serves from local memory because the shared store is unreachable (`true`), or is back (`false`). */
   onStateFallback?(active: boolean): void;
+  /** The token endpoint answered: a token issued, or the exchange refused (for the audit log). */
+  onTokenExchange?(e: TokenExchangeEvent): void;
+}
+
+/** One answer of the token endpoint (POST /palisade/token). Never holds a token. */
+export interface TokenExchangeEvent {
+  id: string;
+  /** Date.now() at arrival. */
+  receivedAt: number;
+  clientAddress: string;
+  /** The subject's principal, when it authenticated. */
+  principal?: string;
+  tenant?: string;
+  /** The model the token is (or would have been) for. */
+  model?: string;
+  scope?: string;
+  /** jti and lifetime (s) of the token issued. */
+  jti?: string;
+  expiresIn?: number;
+  status: number;
+  code?: string;
+  /** Why it was refused (the exchange's reason, as in the 401 reasons of docs/auth.md). */
+  reason?: string;
+  durationMs: number;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {}, debug() {} };

@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
+import { decodeJwt } from 'jose';
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
 import { GatewayError } from '../pipeline/errors.js';
@@ -16,9 +17,10 @@ import type { Runtime } from '../runtime.js';
 import { readBody } from '../server/body.js';
 import { httpInfo, withAdmission, type HandlerHost } from '../server/handler.js';
 import { sendError } from '../server/respond.js';
-import type { Services } from '../services.js';
+import type { Services, TokenExchangeEvent } from '../services.js';
 import { Revocations } from './revocation.js';
 import { RiskEngine } from './risk.js';
+import { MODEL_RESOURCE_PREFIX } from './issuers.js';
 import { ExchangeError, exchangeToken } from './token-exchange.js';
 
 export const TOKEN_PATH = '/palisade/token';
@@ -26,34 +28,57 @@ export const JWKS_PATH = '/.well-known/jwks.json';
 const MAX_FORM = 16 * 1024;
 const DEFAULT_REVOCATION_TTL = 24 * 3_600_000;
 
+/** What the auth routes need of the gateway: the request handling host and its services (audit). */
+type AuthRoutesHost = HandlerHost & { readonly services: Services };
+
 /** Registers POST /palisade/token and GET /.well-known/jwks.json (404 while auth.tokenExchange is off). */
-export function registerAuthRoutes(app: FastifyInstance, host: HandlerHost): void {
+export function registerAuthRoutes(app: FastifyInstance, host: AuthRoutesHost): void {
   app.post(TOKEN_PATH, (request, reply) => {
     reply.hijack();
     return withAdmission(host, request.raw, reply.raw, () => handleToken(host, request.raw, reply.raw));
   });
+  // Behind admission like every route (cheap, but a flood of it is still work).
   app.get(JWKS_PATH, (request, reply) => {
     reply.hijack();
-    const res = reply.raw;
-    const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
-    const issuer = host.current.auth?.gatewayIssuer;
-    if (!issuer) return sendError(res, requestId, 'PALISADE_NOT_FOUND');
-    const body = JSON.stringify(issuer.keys.jwks);
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(body),
-      // Short: a rotation must reach relying parties well within a token lifetime.
-      'cache-control': 'public, max-age=60',
-      'x-request-id': requestId,
+    return withAdmission(host, request.raw, reply.raw, async () => {
+      const res = reply.raw;
+      const requestId = requestIdFrom(request.headers['x-request-id'], randomUUID);
+      const issuer = host.current.auth?.gatewayIssuer;
+      if (!issuer) return sendError(res, requestId, 'PALISADE_NOT_FOUND');
+      const body = JSON.stringify(issuer.keys.jwks);
+      res.writeHead(200, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(body),
+        // Short: a rotation must reach relying parties well within a token lifetime.
+        'cache-control': 'public, max-age=60',
+        'x-request-id': requestId,
+      });
+      res.end(body);
     });
-    res.end(body);
   });
 }
 
-async function handleToken(host: HandlerHost, req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
+async function handleToken(host: AuthRoutesHost, req: IncomingMessage, res: import('node:http').ServerResponse): Promise<void> {
   const rt: Runtime = host.current;
   rt.enter();
   const requestId = requestIdFrom(req.headers['x-request-id'], randomUUID);
+  const receivedAt = Date.now();
+  const started = performance.now();
+  let form: URLSearchParams | undefined;
+  // The audit record of this answer (the token itself is never recorded).
+  const audit = (e: Partial<TokenExchangeEvent> & { status: number }) => {
+    const events = host.services.events;
+    if (!events?.onTokenExchange || !rt.auth?.gatewayIssuer) return;
+    const name = form && modelOf(form);
+    events.onTokenExchange({
+      id: requestId,
+      receivedAt,
+      clientAddress: httpInfo(host, req).clientAddress,
+      model: name !== undefined && rt.models.has(name) ? name : undefined,
+      durationMs: performance.now() - started,
+      ...e,
+    });
+  };
   try {
     const auth = rt.auth;
     if (!auth?.gatewayIssuer) throw new GatewayError('PALISADE_NOT_FOUND');
@@ -68,7 +93,8 @@ async function handleToken(host: HandlerHost, req: IncomingMessage, res: import(
     } catch {
       throw new GatewayError('PALISADE_BAD_REQUEST');
     }
-    const out = await exchangeToken(auth, rt.models, new URLSearchParams(text), httpInfo(host, req));
+    form = new URLSearchParams(text);
+    const out = await exchangeToken(auth, rt.models, form, httpInfo(host, req));
     const body = JSON.stringify(out);
     res.writeHead(200, {
       'content-type': 'application/json; charset=utf-8',
@@ -78,16 +104,34 @@ async function handleToken(host: HandlerHost, req: IncomingMessage, res: import(
       'x-request-id': requestId,
     });
     res.end(body);
+    const claims = decodeJwt(out.access_token);
+    audit({
+      status: 200,
+      principal: claims.sub,
+      tenant: typeof claims.tenant === 'string' ? claims.tenant : undefined,
+      scope: out.scope,
+      jti: claims.jti,
+      expiresIn: out.expires_in,
+    });
   } catch (err) {
     const e = err instanceof GatewayError ? err : undefined;
     if (!e) host.logger.error({ err, requestId }, 'token exchange failed');
     else if (e instanceof ExchangeError && e.status !== 400) {
       host.logger.info({ requestId, code: e.code, reason: e.reason, principal: e.principal }, 'token exchange refused');
     }
-    if (!res.destroyed) sendError(res, requestId, e?.code ?? 'PALISADE_INTERNAL', e?.message, e?.status, e?.headers);
+    const code = e?.code ?? 'PALISADE_INTERNAL';
+    if (!res.destroyed) sendError(res, requestId, code, e?.message, e?.status, e?.headers);
+    audit({ status: e?.status ?? 500, code, reason: e instanceof ExchangeError ? e.reason : undefined, principal: e instanceof ExchangeError ? e.principal : undefined });
   } finally {
     rt.leave();
   }
+}
+
+/** The model a token request names (resource wins; validated by the exchange, this is for the record). */
+function modelOf(form: URLSearchParams): string | undefined {
+  const resource = form.get('resource');
+  if (resource !== null && resource.startsWith(MODEL_RESOURCE_PREFIX)) return resource.slice(MODEL_RESOURCE_PREFIX.length);
+  return form.get('audience') ?? undefined;
 }
 
 const revokeBody = z.strictObject({

@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   appendLegacyLogprobs, chatLogprob, countTokens, embed, EMBEDDING_DIMS, MAX_LEGACY_LOGPROBS,
   MAX_TOP_LOGPROBS, replyTokens, splitPromptTokens, type LegacyLogprobs,
@@ -476,7 +475,43 @@ function writeThenDie(res: http.ServerResponse, chunk: string | Buffer): void {
   res.write(chunk, () => res.destroy());
 }
 
-async function sendPaced(res: http.ServerResponse, out: Output, plan: SendPlan, signal: AbortSignal): Promise<void> {
+/** A pause that the server's shutdown cuts short (rejects). */
+type Pause = (ms: number) => Promise<void>;
+
+/**
+ * Pauses of all requests in one registry, cut short together at shutdown. (A sleep of
+ * node:timers/promises with the shutdown signal would add one 'abort' listener per
+ * pause in progress to that one signal: past 10 at once, node warns of a leak.)
+ */
+function pauses(): { pause: Pause; stopAll(reason: unknown): void } {
+  const pending = new Set<{ timer: NodeJS.Timeout; reject(err: unknown): void }>();
+  let stopped: { reason: unknown } | undefined;
+  return {
+    pause(ms) {
+      if (stopped) return Promise.reject(stopped.reason);
+      return new Promise<void>((resolve, reject) => {
+        const p = {
+          timer: setTimeout(() => {
+            pending.delete(p);
+            resolve();
+          }, ms),
+          reject,
+        };
+        pending.add(p);
+      });
+    },
+    stopAll(reason) {
+      stopped = { reason };
+      for (const p of pending) {
+        clearTimeout(p.timer);
+        p.reject(reason);
+      }
+      pending.clear();
+    },
+  };
+}
+
+async function sendPaced(res: http.ServerResponse, out: Output, plan: SendPlan, pause: Pause): Promise<void> {
   if (out.kind === 'json') {
     const body = Buffer.from(out.body);
     res.writeHead(out.status, { 'content-type': JSON_TYPE, 'content-length': body.length });
@@ -485,7 +520,7 @@ async function sendPaced(res: http.ServerResponse, out: Output, plan: SendPlan, 
     if (plan.slowBodyMs === 0) return void res.end(body);
     res.flushHeaders();
     for (const piece of [half, body.subarray(half.length)]) {
-      await sleep(plan.slowBodyMs, undefined, { signal });
+      await pause(plan.slowBodyMs);
       if (res.destroyed) return;
       res.write(piece);
     }
@@ -499,7 +534,7 @@ async function sendPaced(res: http.ServerResponse, out: Output, plan: SendPlan, 
     // slow-body pauses before every chunk (headers went alone); the token delay only
     // between events, as a model streams its first chunk as soon as it starts.
     const wait = plan.slowBodyMs > 0 ? plan.slowBodyMs : i > 0 ? plan.tokenDelayMs : 0;
-    if (wait > 0) await sleep(wait, undefined, { signal });
+    if (wait > 0) await pause(wait);
     if (res.destroyed) return;
     if (i === dieAt - 1) return writeThenDie(res, out.events[i]);
     res.write(out.events[i]);
@@ -549,6 +584,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
   const modelObjects = new Map(modelList.map((id) => [id, { id, object: 'model', created: MODEL_CREATED, owned_by: 'palisade-demo' }]));
   const modelsBody = JSON.stringify({ object: 'list', data: [...modelObjects.values()] });
   const shutdown = new AbortController();
+  const { pause, stopAll } = pauses();
 
   let requests = 0;
   let byPath = new Map<string, number>();
@@ -655,7 +691,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
       return;
     }
     if (faults && faults.slowHeadersMs > 0) {
-      await sleep(faults.slowHeadersMs, undefined, { signal: shutdown.signal });
+      await pause(faults.slowHeadersMs);
       if (res.destroyed) return;
     }
     let out: Output;
@@ -671,7 +707,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
     }
     const plan: SendPlan = { tokenDelayMs, slowBodyMs: faults?.slowBodyMs ?? 0, dieMidStream: faults?.dieMidStream ?? false };
     if (plan.slowBodyMs === 0 && !plan.dieMidStream && (plan.tokenDelayMs === 0 || out.kind === 'json')) return sendNow(res, out);
-    await sendPaced(res, out, plan, shutdown.signal);
+    await sendPaced(res, out, plan, pause);
   }
 
   const server = http.createServer((req, res) => {
@@ -704,6 +740,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
     close() {
       closing ??= new Promise<void>((resolve) => {
         shutdown.abort();
+        stopAll(new Error('demo server closing'));
         server.close(() => resolve());
         server.closeAllConnections();
       });

@@ -30,9 +30,15 @@ export interface DetectorInput {
   roles?: ReadonlySet<string>;
   /** The client's address: whose stream it is when there is no principal. */
   clientAddress?: string;
-  /** Aborted when the budget is spent. */
-  signal: AbortSignal;
+  /**
+   * Aborted when the budget is spent or the client is gone: check it between steps. The
+   * inspect stage passes a light deadline signal, not an EventTarget (no listeners).
+   */
+  signal: ScoreSignal;
 }
+
+/** The part of AbortSignal a detector may use (an AbortSignal is one). */
+export type ScoreSignal = Pick<AbortSignal, 'aborted' | 'reason' | 'throwIfAborted'>;
 
 export interface Detector {
   readonly name: string;
@@ -56,7 +62,8 @@ const KIND_SCORERS: Partial<Record<DetectorKind, KindScorer>> = {
     const texts: string[] = [];
     for (const t of input.request.texts) if (!input.roles || input.roles.has(t.role)) texts.push(t.text);
     if (texts.length === 0) return undefined;
-    const r = await scoreTexts(engine, texts, { threshold, earlyExit: settings.earlyExit, signal: input.signal });
+    // scoreTexts reads only `aborted` and `reason` of its signal.
+    const r = await scoreTexts(engine, texts, { threshold, earlyExit: settings.earlyExit, signal: input.signal as AbortSignal });
     return r.score;
   },
   tensor: (engine) => async (input) => {

@@ -6,6 +6,7 @@
  *                                 never the score); flag: note `detector-flag`; log: note `detector-log`
  *   shadow                      → note `detector-shadow` with what would have happened; never blocks
  *   error or budget exceeded    → 503 PALISADE_DETECTOR_UNAVAILABLE, or with failOpen a note and allow
+ *   client gone                 → scoring stops at the next chunk (note error `aborted`)
  *
  * Notes carry the score (they go to the audit record and the principal's risk).
  */
@@ -16,7 +17,7 @@ import type { Stage } from '../pipeline/stage.js';
 import { ALLOW, type Decision, type Note } from '../pipeline/types.js';
 import type { Services } from '../services.js';
 import { bindingOf } from './config.js';
-import { buildDetectors, type Detector, type DetectorSet } from './detectors.js';
+import { buildDetectors, type Detector, type DetectorSet, type ScoreSignal } from './detectors.js';
 import type { FeaturizerRegistry } from './featurizers/registry.js';
 import { DetectorSessions } from './sessions.js';
 
@@ -25,16 +26,135 @@ const STAGE = 'inspect';
 interface Binding {
   detector: Detector;
   roles?: ReadonlySet<string>;
+  /** The runs in flight with this binding's budget (deadline order). */
+  queue: RunQueue;
 }
 
 type Result =
   | { detector: Detector; skipped: true }
-  | { detector: Detector; skipped?: false; score?: number; error?: 'timeout' | 'failed'; latencyMs: number };
+  | { detector: Detector; skipped?: false; score?: number; error?: 'timeout' | 'failed' | 'aborted'; latencyMs: number };
 
 class BudgetExceeded extends Error {
   constructor(budget: number) {
     super(`detector budget of ${budget} ms exceeded`);
   }
+}
+
+/**
+ * One detector scoring one request, and the signal it checks between chunks: aborted
+ * once its deadline has passed (read from the clock when asked: no timer of its own) or
+ * the client is gone. No AbortController, no timer per run: the stage's {@link Watchdog}
+ * answers for a run still going at its deadline.
+ */
+class Run implements ScoreSignal {
+  prev?: Run;
+  next?: Run;
+  /** The watchdog answered for it (over budget); a late result is dropped. */
+  timedOut = false;
+  settled = false;
+  resolve!: (r: Result) => void;
+
+  constructor(
+    readonly detector: Detector,
+    readonly started: number,
+    readonly deadline: number,
+    readonly client: AbortSignal | undefined,
+  ) {}
+
+  get aborted(): boolean {
+    return this.timedOut || performance.now() >= this.deadline || this.client?.aborted === true;
+  }
+
+  get reason(): unknown {
+    if (!this.timedOut && this.client?.aborted) return this.client.reason;
+    return this.aborted ? new BudgetExceeded(this.detector.settings.budget) : undefined;
+  }
+
+  throwIfAborted(): void {
+    if (this.aborted) throw this.reason;
+  }
+}
+
+/** Runs of one budget in flight, oldest first: with a fixed budget, also earliest deadline first. */
+interface RunQueue {
+  head?: Run;
+  tail?: Run;
+}
+
+/**
+ * One timer for all runs of a stage, armed at the earliest deadline in flight. A run that
+ * ends leaves its queue (no timer to clear); when the timer fires it answers for the runs
+ * past their deadline (over budget) and re-arms for the earliest left, so under steady
+ * traffic it fires about once per budget instead of being set and cleared per request.
+ * It keeps the process alive only while a run is in flight (ref'd then, unref'd when the
+ * last ends: a flag, not a new timer).
+ */
+class Watchdog {
+  private readonly queues = new Map<number, RunQueue>();
+  private timer?: NodeJS.Timeout;
+  private armedAt = Infinity;
+  private inFlight = 0;
+
+  queue(budget: number): RunQueue {
+    let q = this.queues.get(budget);
+    if (!q) this.queues.set(budget, (q = {}));
+    return q;
+  }
+
+  add(q: RunQueue, r: Run): void {
+    r.prev = q.tail;
+    if (q.tail) q.tail.next = r;
+    else q.head = r;
+    q.tail = r;
+    if (++this.inFlight === 1) this.timer?.ref();
+    if (r.deadline < this.armedAt) this.arm(r.deadline);
+  }
+
+  remove(q: RunQueue, r: Run): void {
+    if (r.prev) r.prev.next = r.next;
+    else if (q.head === r) q.head = r.next;
+    if (r.next) r.next.prev = r.prev;
+    else if (q.tail === r) q.tail = r.prev;
+    r.prev = r.next = undefined;
+    if (--this.inFlight === 0) this.timer?.unref();
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedAt = -Infinity; // never armed again
+  }
+
+  private arm(at: number): void {
+    if (this.armedAt === -Infinity) return;
+    clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(at - performance.now())));
+    if (this.inFlight === 0) this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const q of this.queues.values()) {
+      while (q.head && q.head.deadline <= now) {
+        const r = q.head;
+        this.remove(q, r);
+        r.timedOut = true;
+        settle(r, { detector: r.detector, error: 'timeout', latencyMs: now - r.started });
+      }
+      if (q.head && q.head.deadline < next) next = q.head.deadline;
+    }
+    if (next < Infinity) this.arm(next);
+  }
+}
+
+function settle(r: Run, result: Result): void {
+  if (r.settled) return;
+  r.settled = true;
+  r.resolve(result);
 }
 
 export interface InspectStageOptions {
@@ -67,6 +187,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
     await own?.close();
     throw err;
   }
+  const watchdog = new Watchdog();
   const byModel = new Map<string, Binding[]>();
   for (const m of loaded.config.models) {
     const list: Binding[] = [];
@@ -74,7 +195,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
       const b = bindingOf(e);
       const detector = set.detectors.get(b.name)!;
       if (detector.settings.mode === 'off') continue;
-      list.push({ detector, roles: b.roles ? new Set(b.roles) : undefined });
+      list.push({ detector, roles: b.roles ? new Set(b.roles) : undefined, queue: watchdog.queue(detector.settings.budget) });
     }
     if (list.length) byModel.set(m.name, list);
   }
@@ -89,33 +210,38 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
   const random = opts.random ?? Math.random;
   const logger = services.logger;
 
-  async function run(b: Binding, ctx: RequestContext): Promise<Result> {
+  function run(b: Binding, ctx: RequestContext): Promise<Result> | Result {
     const d = b.detector;
     const s = d.settings;
     if (s.mode === 'shadow' && s.sampleRate < 1 && random() >= s.sampleRate) return { detector: d, skipped: true };
-    const ac = new AbortController();
     const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const budget = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          const e = new BudgetExceeded(s.budget);
-          ac.abort(e);
-          reject(e);
-        }, s.budget);
-      });
-      const score = await Promise.race([d.score({ request: ctx.request!, principal: ctx.principal, roles: b.roles, clientAddress: ctx.http.clientAddress, signal: ac.signal }), budget]);
-      // A result that came back late (the event loop was busy) is over budget all the same.
-      const latencyMs = performance.now() - started;
-      if (latencyMs > s.budget) throw new BudgetExceeded(s.budget);
-      return { detector: d, score, latencyMs };
-    } catch (err) {
-      const timeout = err instanceof BudgetExceeded;
-      if (!timeout) logger.warn({ err, requestId: ctx.id, detector: d.name }, 'detector failed');
-      return { detector: d, error: timeout ? 'timeout' : 'failed', latencyMs: performance.now() - started };
-    } finally {
-      clearTimeout(timer);
-    }
+    const r = new Run(d, started, started + s.budget, ctx.signal);
+    return new Promise<Result>((resolve) => {
+      r.resolve = resolve;
+      watchdog.add(b.queue, r);
+      let scoring: Promise<number | undefined>;
+      try {
+        scoring = d.score({ request: ctx.request!, principal: ctx.principal, roles: b.roles, clientAddress: ctx.http.clientAddress, signal: r });
+      } catch (err) {
+        scoring = Promise.reject(err);
+      }
+      scoring.then(
+        (score) => {
+          if (r.settled) return;
+          watchdog.remove(b.queue, r);
+          // A result that came back late (the event loop was busy) is over budget all the same.
+          const latencyMs = performance.now() - started;
+          settle(r, latencyMs > s.budget ? { detector: d, error: 'timeout', latencyMs } : { detector: d, score, latencyMs });
+        },
+        (err: unknown) => {
+          if (r.settled) return;
+          watchdog.remove(b.queue, r);
+          const error = err instanceof BudgetExceeded ? 'timeout' : ctx.signal?.aborted ? 'aborted' : 'failed';
+          if (error === 'failed') logger.warn({ err, requestId: ctx.id, detector: d.name }, 'detector failed');
+          settle(r, { detector: d, error, latencyMs: performance.now() - started });
+        },
+      );
+    });
   }
 
   return {
@@ -169,6 +295,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
       return notes.length ? { allow: true, notes } : ALLOW;
     },
     async close() {
+      watchdog.close();
       set.close();
       await own?.close();
     },

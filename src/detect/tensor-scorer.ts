@@ -3,6 +3,7 @@
  * featurizer, go through the micro-batcher in one submission; the score is the highest
  * row's (one adversarial row in a batch is enough to act on the request).
  */
+import type { ScoreSignal } from './detectors.js';
 import { isTensorRowsFeaturizer } from './featurizers/tensor-rows.js';
 import type { ScoringEngine } from './sessions.js';
 import type { InferenceTensor } from '../pipeline/types.js';
@@ -20,7 +21,7 @@ export interface TensorScore {
  * no numeric tensor.
  * @throws TensorShapeError when a tensor cannot be cut into the model's rows.
  */
-export async function scoreTensors(engine: ScoringEngine, tensors: readonly InferenceTensor[], signal?: AbortSignal): Promise<TensorScore | undefined> {
+export async function scoreTensors(engine: ScoringEngine, tensors: readonly InferenceTensor[], signal?: ScoreSignal): Promise<TensorScore | undefined> {
   const f = engine.featurizer;
   if (!isTensorRowsFeaturizer(f)) throw new Error(`${engine.manifest.name} is a ${f.kind} detector, not a tensor one`);
   const rows = f.rows(tensors);

@@ -16,10 +16,10 @@ import type { RequestContext } from '../pipeline/context.js';
 import type { RejectedRequest, StageObserver } from '../pipeline/stage.js';
 import type { Decision, Outcome } from '../pipeline/types.js';
 import type { CircuitState } from '../proxy/circuit-breaker.js';
-import type { GatewayEvents, Logger } from '../services.js';
+import type { GatewayEvents, Logger, TokenExchangeEvent } from '../services.js';
 import { AuditLog, type AuditEntry } from './audit/log.js';
 import { loadSigningKey } from './audit/keys.js';
-import { rejectedRecord, requestRecord } from './audit/record.js';
+import { rejectedRecord, requestRecord, tokenRecord } from './audit/record.js';
 import type { TelemetryConfig } from './config.js';
 import { GatewayMetrics } from './metrics.js';
 import { AUTH_STAGES, LIMIT_STAGES, decisionOf, summarizeNotes, type DetectorResult } from './notes.js';
@@ -297,6 +297,10 @@ export class Telemetry implements StageObserver, GatewayEvents {
 
   onStateFallback(active: boolean): void {
     this.metrics?.setStateFallback(active);
+  }
+
+  onTokenExchange(e: TokenExchangeEvent): void {
+    this.audit?.append(tokenRecord(e));
   }
 
   /**

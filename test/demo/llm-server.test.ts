@@ -526,3 +526,34 @@ describe('startLlmServer (in process)', () => {
     assert.equal(r.complete, false);
   });
 });
+
+describe('pauses of many requests at once', () => {
+  it('30 paused requests in flight add no listener per pause (no MaxListenersExceededWarning), and close cuts pauses short', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const server = await startLlmServer();
+    try {
+      const body = JSON.stringify({ model: 'demo-llm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, stream: true });
+      const call = (fault: string) =>
+        fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-demo-fault': fault }, body }).then(async (r) => {
+          await r.text();
+          return r.status;
+        });
+      const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => call(i % 2 ? 'slow-headers:100' : 'slow-body:20')));
+      assert.deepEqual(new Set(statuses), new Set([200]));
+      // Warnings are emitted on the next tick.
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+
+      // A pause of 10 minutes does not hold close (the test would time out).
+      const pending = call('slow-headers:600000').catch(() => 'closed');
+      for (let i = 0; i < 200 && server.stats().requests < 31; i++) await new Promise((r) => setTimeout(r, 5));
+      await server.close();
+      assert.notEqual(await pending, 200);
+    } finally {
+      process.off('warning', onWarning);
+      await server.close();
+    }
+  });
+});

@@ -225,3 +225,79 @@ test('config: a model naming an unknown detector is a config problem', () => {
 test('featurizer spec is registered under its name and version', () => {
   assert.equal(`${hashedNgramsV1.name}@${hashedNgramsV1.version}`, 'text-hashed-ngrams@1');
 });
+
+// A featurizer that counts the windows it featurizes, and can call a hook on each.
+let featurized = 0;
+let onFeaturize: (() => void) | undefined;
+const counting = {
+  name: 'test-throwing',
+  version: 1,
+  kind: 'text' as const,
+  create(params: unknown) {
+    const f = new HashedNgramsFeaturizer(params as HashedNgramsParams);
+    const featurize = f.featurize.bind(f);
+    f.featurize = (w: string) => {
+      featurized++;
+      onFeaturize?.();
+      return featurize(w);
+    };
+    return f;
+  },
+};
+
+test('a client that goes away stops the scoring at the next chunk (note error aborted)', async () => {
+  const featurizers = builtinFeaturizers().register(counting);
+  const long = 'The museum opens at nine and the guided tours start every hour. '.repeat(400);
+  await withStage(throwingConfig(), '[flaky]', async (stage) => {
+    // The whole text, for comparison.
+    featurized = 0;
+    onFeaturize = undefined;
+    assert.equal((await decide(stage, [{ text: long }])).allow, true);
+    const all = featurized;
+    assert.ok(all > 8, `windows of the long text: ${all}`);
+
+    const ctx = ctxFor([{ text: long }]);
+    const ac = new AbortController();
+    (ctx as { signal: AbortSignal }).signal = ac.signal;
+    featurized = 0;
+    onFeaturize = () => ac.abort();
+    const d = await stage.request!(ctx);
+    assert.equal(d.notes?.[0].kind, 'detector-error');
+    assert.equal(d.notes?.[0].detail?.error, 'aborted');
+    assert.ok(featurized < all, `featurized ${featurized} of ${all} windows after the client left`);
+  }, { featurizers }, throwingPackage);
+  onFeaturize = undefined;
+});
+
+/** A state store whose every operation never answers: a stream detector on it hangs. */
+function hangingState(): Services['state'] {
+  const never = () => new Promise<never>(() => {});
+  return { kind: 'memory', get: never, set: never, del: never, incr: never, addDecaying: never, pushBounded: never, list: never, close: async () => {} };
+}
+
+test('a detector that hangs is answered at its budget (denies; allows with failOpen), and the others still score', async () => {
+  for (const failOpen of [false, true]) {
+    const t = tempDir();
+    const svc: Services = { logger: silentLogger, observer: {}, state: hangingState() };
+    const loaded = loadYaml(
+      detectorConfig(`${pi()}
+    stuck: { kind: stream, action: flag, budget: 200ms, failOpen: ${failOpen} }`, '[prompt-injection, stuck]'),
+      t.dir,
+    );
+    const stage = (await createInspectStage(loaded, svc))!;
+    try {
+      for (let i = 0; i < 3; i++) {
+        const d = await decide(stage, [{ text: BENIGN }]);
+        assert.equal(d.allow, failOpen, `request ${i + 1}`);
+        if (!d.allow) assert.equal(d.code, 'PALISADE_DETECTOR_UNAVAILABLE');
+        const err = d.notes?.find((n) => n.kind === 'detector-error');
+        assert.equal(err?.name, 'stuck');
+        assert.equal(err?.detail?.error, 'timeout');
+        assert.ok(d.notes?.some((n) => n.kind === 'detector-pass' && n.name === 'prompt-injection'));
+      }
+    } finally {
+      await stage.close!();
+      t.cleanup();
+    }
+  }
+});

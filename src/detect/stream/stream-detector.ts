@@ -14,6 +14,7 @@
  *
  * The score of a request is the highest stream score after any of its rows.
  */
+import type { ScoreSignal } from '../detectors.js';
 import type { InferenceRequest } from '../../pipeline/types.js';
 import type { StateStore } from '../../state/store.js';
 import { assessStream, type StreamAssessment, type StreamObservation, type StreamTestParams } from './prada.js';
@@ -109,7 +110,7 @@ export class QueryStreamDetector {
    * Records the request's queries in the principal's stream and scores the stream.
    * Undefined when the request holds nothing this detector reads.
    */
-  async observe(request: InferenceRequest, owner: StreamOwner, roles?: ReadonlySet<string>, signal?: AbortSignal): Promise<StreamVerdict | undefined> {
+  async observe(request: InferenceRequest, owner: StreamOwner, roles?: ReadonlySet<string>, signal?: ScoreSignal): Promise<StreamVerdict | undefined> {
     const rows = tensorRows(request);
     if (rows.length > 0) return this.observeTensors(request.model, owner, rows, signal);
     let text: string | undefined;
@@ -118,7 +119,7 @@ export class QueryStreamDetector {
     return this.observeText(request.model, owner, text, signal);
   }
 
-  private async observeTensors(model: string, owner: StreamOwner, rows: ArrayLike<number>[], signal?: AbortSignal): Promise<StreamVerdict> {
+  private async observeTensors(model: string, owner: StreamOwner, rows: ArrayLike<number>[], signal?: ScoreSignal): Promise<StreamVerdict> {
     const { window, sketchDims, hashSeed, ttl } = this.settings;
     const key = streamKey(this.name, model, owner);
     const history: TensorEntry[] = [];
@@ -149,7 +150,7 @@ export class QueryStreamDetector {
     return { score: best!.score, assessment: best!, queries: rows.length, length: Math.min(history.length, window) };
   }
 
-  private async observeText(model: string, owner: StreamOwner, text: string, signal?: AbortSignal): Promise<StreamVerdict> {
+  private async observeText(model: string, owner: StreamOwner, text: string, signal?: ScoreSignal): Promise<StreamVerdict> {
     const { window, hashSeed, ttl } = this.settings;
     const key = streamKey(this.name, model, owner);
     const history: TextEntry[] = [];

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { RequestContext } from '../../pipeline/context.js';
 import type { RejectedRequest } from '../../pipeline/stage.js';
 import type { InferenceText, Outcome } from '../../pipeline/types.js';
+import type { TokenExchangeEvent } from '../../services.js';
 import type { DecisionLabel, NoteSummary } from '../notes.js';
 import type { AuditEntry } from './log.js';
 
@@ -96,5 +97,27 @@ export function rejectedRecord(r: RejectedRequest): AuditEntry {
     status: r.status,
     code: r.code,
     latencyMs: round(r.durationMs),
+  };
+}
+
+/** The record of an answer of the token endpoint: a token issued (never the token), or a refusal. */
+export function tokenRecord(e: TokenExchangeEvent): AuditEntry {
+  return {
+    type: 'token',
+    time: new Date(e.receivedAt).toISOString(),
+    id: e.id,
+    client: e.clientAddress,
+    principal: e.principal,
+    tenant: e.tenant,
+    // Client-chosen when refused: bounded like a path.
+    model: e.model !== undefined && e.model.length > 256 ? `${e.model.slice(0, 256)}…` : e.model,
+    scope: e.scope,
+    jti: e.jti,
+    expiresIn: e.expiresIn,
+    decision: e.status === 200 ? 'issue' : 'refuse',
+    status: e.status,
+    code: e.code,
+    reason: e.reason,
+    latencyMs: round(e.durationMs),
   };
 }

@@ -87,3 +87,73 @@ telemetry:
 function pick(o: Record<string, unknown>, keys: string[]): Record<string, unknown> {
   return Object.fromEntries(keys.map((k) => [k, o?.[k]]));
 }
+
+test('token exchange: an issued token and a refusal each have a record (without the token)', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { hashApiKey } = await import('../../../src/auth/api-keys.js');
+  const { writeKeyPair } = await import('../../../src/auth/signing-keys.js');
+  const { TOKEN_TYPE_API_KEY } = await import('../../../src/auth/token-exchange.js');
+  const KEY = 'psk_audit-token-test-key-000000000000000000000000000000000';
+  const keyDir = mkdtempSync(join(tmpdir(), 'palisade-keys-'));
+  await writeKeyPair(keyDir, { kid: 'gw-1' });
+  const keys = await auditFixture();
+  const gw = await startGateway(
+    `
+upstreams:
+  llm: { protocol: openai, url: "${llm.url}" }
+models:
+  - { name: demo-llm, upstream: llm }
+auth:
+  apiKeys: { keys: [{ id: svc, tenant: acme, hash: ${hashApiKey(KEY)}, scopes: [chat, embeddings] }] }
+  policy: { low: { maxRisk: 1 } }
+  tokenExchange:
+    issuer: https://palisade.test
+    keys: [${keyDir}/gw-1.private.jwk.json]
+telemetry:
+  audit: { dir: audit, signingKey: audit.pem }
+`,
+    { files: { 'audit.pem': readFileSync(keys.keyFile) } },
+  );
+  const auditDir = join(gw.dir, 'audit');
+  try {
+    const exchange = (params: Record<string, string>, id: string) =>
+      fetch(`${gw.url}/palisade/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': id },
+        body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token_type: TOKEN_TYPE_API_KEY, ...params }).toString(),
+      }).then(async (r) => ({ status: r.status, json: (await r.json()) as { access_token?: string } }));
+    const ok = await exchange({ subject_token: KEY, audience: 'demo-llm', scope: 'chat' }, 'tok-ok');
+    assert.equal(ok.status, 200);
+    const wrongKey = await exchange({ subject_token: 'psk_not-a-key-0000000000000000000000000000000000000000', audience: 'demo-llm' }, 'tok-401');
+    assert.equal(wrongKey.status, 401);
+    const scope = await exchange({ subject_token: KEY, audience: 'demo-llm', scope: 'admin' }, 'tok-403');
+    assert.equal(scope.status, 403);
+
+    await gw.gw.stop(2000);
+    const files = readdirSync(auditDir).sort().map((f) => join(auditDir, f));
+    const v = await verifyAuditFiles(files, { key: await loadVerifyKey(keys.pubFile) });
+    assert.equal(v.ok, true, v.problem?.message);
+    const text = files.map((f) => readFileSync(f, 'utf8')).join('');
+    assert.ok(!text.includes(ok.json.access_token!), 'the issued token is not in the log');
+    assert.ok(!text.includes(KEY), 'the subject credential is not in the log');
+    const recs = text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const byId = (id: string) => recs.find((r) => r.id === id);
+    const issued = byId('tok-ok');
+    const [, payload] = ok.json.access_token!.split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    assert.deepEqual(pick(issued, ['type', 'decision', 'status', 'principal', 'tenant', 'model', 'scope', 'jti', 'client']), {
+      type: 'token', decision: 'issue', status: 200, principal: claims.sub, tenant: 'acme', model: 'demo-llm', scope: 'chat', jti: claims.jti, client: '127.0.0.1',
+    });
+    assert.equal(typeof issued.expiresIn, 'number');
+    assert.deepEqual(pick(byId('tok-401'), ['type', 'decision', 'status', 'code', 'reason', 'principal']), {
+      type: 'token', decision: 'refuse', status: 401, code: 'PALISADE_UNAUTHENTICATED', reason: 'api-key-invalid', principal: undefined,
+    });
+    assert.deepEqual(pick(byId('tok-403'), ['type', 'decision', 'status', 'code', 'reason', 'principal', 'model']), {
+      type: 'token', decision: 'refuse', status: 403, code: 'PALISADE_FORBIDDEN', reason: 'scope', principal: claims.sub, model: 'demo-llm',
+    });
+  } finally {
+    await gw.stop();
+    rmSync(keyDir, { recursive: true, force: true });
+  }
+});
