@@ -17,7 +17,7 @@ import type { Stage } from '../pipeline/stage.js';
 import { ALLOW, type Decision, type InferenceResponse, type Note, type Outcome } from '../pipeline/types.js';
 import type { Services } from '../services.js';
 import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits } from './config.js';
-import { refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
+import { quotaHeaders, refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
 import { counterKey, utcDay } from './keys.js';
 import { isUnreachable } from '../state/redis.js';
 import { createLimiterRegistry, type BatchOp, type LimiterRegistry } from './limiters.js';
@@ -244,14 +244,24 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return refusal(c, [{ policy: policy(c, unitCost), remaining, resetSec }], c.kind === 'concurrency' ? 1 : resetSec, extra);
   };
 
+  /** What an admitted request left of a counter (`consumed` includes it), for the RateLimit fields. */
+  const admittedView = (c: Counter, unitCost: number, consumed: number, msBeforeNext: number, day: ReturnType<typeof utcDay> | undefined): RefusalView => ({
+    policy: policy(c, unitCost),
+    remaining: Math.floor(Math.max(0, c.limit * SCALE - consumed) / unitCost),
+    resetSec: c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : Math.max(0, msBeforeNext) / 1000,
+  });
+
   /** The limiter to count on: the counter's, or (`local`) its memory insurance. */
   const pick = (l: RateLimiterAbstract, local: boolean): RateLimiterAbstract => (local ? (registry.insuranceOf(l) ?? l) : l);
 
-  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean): Promise<Check> => {
+  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean, views: RefusalView[]): Promise<Check> => {
     const l = c.burst ? (local ? new BurstyRateLimiter(pick(c.limiter, true), pick(c.burst.limiter, true)) : c.burst.bursty) : pick(c.limiter, local);
     const r = await consume(l, key, unitCost);
     if ('error' in r) return storeFailure(c, r.error);
-    if (!r.refused) return { ok: true };
+    if (!r.refused) {
+      views.push(admittedView(c, unitCost, r.res.consumedPoints, r.res.msBeforeNext, undefined));
+      return { ok: true };
+    }
     // Refused attempts stay counted: the limit is on the rate of attempts.
     const b = c.burst ? await pick(c.burst.limiter, local).get(key).catch(() => null) : null;
     return { ok: false, decision: requestsRefusal(c, unitCost, r.res.msBeforeNext, b?.msBeforeNext) };
@@ -264,7 +274,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   /** Concurrency slots, token reservations and query budgets: held, and given back on refusal. */
-  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, tokens?: number): Promise<Check> => {
+  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, views: RefusalView[], tokens?: number): Promise<Check> => {
     let opts: Record<string, unknown> | undefined;
     let day: ReturnType<typeof utcDay> | undefined;
     if (c.kind === 'queries') {
@@ -285,6 +295,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     }
     lc.held.push(held);
     if (r.refused) return { ok: false, decision: { allow: true, notes: [note(c)] } };
+    views.push(admittedView(c, unitCost, r.res.consumedPoints, r.res.msBeforeNext, day));
     return { ok: true };
   };
 
@@ -320,16 +331,16 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   /** One counter at a time (memory counters, and Redis counters while Redis fails). */
-  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], local: boolean): Promise<Decision | undefined> => {
+  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[], local: boolean): Promise<Decision | undefined> => {
     for (const c of counters) {
       const key = counterKey(c.by, ctx);
       let check: Check;
-      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local);
+      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local, views);
       else if (c.kind === 'tokens') {
         if (!est) continue; // token budgets apply to LLM calls only
         const tokens = est.prompt + est.completion;
-        check = await take(c, key, tokens * unitCost, unitCost, lc, local, tokens);
-      } else check = await take(c, key, unitCost, unitCost, lc, local);
+        check = await take(c, key, tokens * unitCost, unitCost, lc, local, views, tokens);
+      } else check = await take(c, key, unitCost, unitCost, lc, local, views);
       if (check.ok) continue;
       const d = check.decision;
       if (d.allow || shadow) {
@@ -347,7 +358,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
    * refusal leaves nothing taken, and replicas never interleave between two counters.
    * Undefined result: admitted; a thrown error: Redis failed.
    */
-  const batched = async (plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+  const batched = async (plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
     const ops: BatchOp[] = plan.map((s) =>
       s.c.kind === 'requests'
         ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, points: s.points }
@@ -369,16 +380,17 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       }
       if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points: s.points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
       if (res.over) notes.push(note(s.c)); // shadow: counted, noted, admitted
+      else views.push(admittedView(s.c, unitCost, res.consumed, res.msBeforeNext, s.day));
     }
     return undefined;
   };
 
   /** Redis failed the batch: the memory insurance (policy local), else the failure policy. */
-  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
     if (isUnreachable(err)) registry.noteFailure();
     if (registry.onStoreFailure !== 'local') return down(counters[0], err);
     services.logger.warn({ err }, 'limit: counter store failed; counting locally');
-    return sequential(counters, ctx, unitCost, est, lc, notes, true);
+    return sequential(counters, ctx, unitCost, est, lc, notes, views, true);
   };
 
   /** No counter can be taken (Redis away, no insurance): the failure policy decides. */
@@ -405,17 +417,22 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
       const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
       const notes: Note[] = [];
+      const views: RefusalView[] = [];
       let d: Decision | undefined;
       const route = registry.route;
       if (route === 'batch') {
         try {
-          d = await batched(steps(counters, ctx, unitCost, est), unitCost, lc, notes);
+          d = await batched(steps(counters, ctx, unitCost, est), unitCost, lc, notes, views);
         } catch (err) {
-          d = await afterBatchFailure(err, counters, ctx, unitCost, est, lc, notes);
+          views.length = 0;
+          d = await afterBatchFailure(err, counters, ctx, unitCost, est, lc, notes, views);
         }
       } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
-      else d = await sequential(counters, ctx, unitCost, est, lc, notes, route === 'local');
+      else d = await sequential(counters, ctx, unitCost, est, lc, notes, views, route === 'local');
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
+      // Admitted: what is left of each limit it counted against (not in shadow mode, whose
+      // limits the client is not held to).
+      if (views.length && !shadow) ctx.responseHeaders = { ...ctx.responseHeaders, ...quotaHeaders(views) };
       if (lc.held.length) ctx.locals.limit = lc;
       if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
       return notes.length ? { allow: true, notes } : ALLOW;

@@ -70,6 +70,12 @@ test('redis: an admitted request takes all four limits in one command, and refus
     assert.equal((await stage.request!(a)).allow, true);
     assert.equal(sent.length, 1, `commands for one admitted request: ${sent.join(', ')}`);
     assert.match(sent[0], /^eval(sha)?$/);
+    // What is left of each limit, for the RateLimit fields of the response (burst: refusals only).
+    assert.equal(
+      a.responseHeaders?.['ratelimit-policy'],
+      '"model.m.requests";q=5;w=60, "model.m.concurrency";q=3;qu="concurrent-requests", "model.m.tokens";q=1000;qu="tokens";w=60, "model.m.queries";q=100;w=86400',
+    );
+    assert.match(a.responseHeaders?.ratelimit ?? '', /^"model\.m\.requests";r=4;t=\d+, "model\.m\.concurrency";r=2, "model\.m\.tokens";r=998;t=\d+, "model\.m\.queries";r=99;t=\d+$/);
 
     // All four counters moved, under the keys the library's limiters use.
     const key = 'a:192.0.2.1|m:m';
