@@ -356,7 +356,7 @@ export function createLimiterRegistry(state: StateStore): LimiterRegistry {
       redis: state.redis.client,
       onStoreFailure: state.policy,
       onFallback: () => state.noteUnreachable(),
-      degraded: () => state.health().up === 0,
+      degraded: () => state.degraded,
     });
   }
   return new LimiterRegistry({});
