@@ -364,6 +364,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
         ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, points: s.points }
         : { mode: 'take', limiter: s.c.limiter, key: s.key, points: s.points, durationSec: s.durationSec },
     );
+    if (ops.length === 0) return undefined; // e.g. only token budgets, on a call that is not an LLM's
     const now = Date.now();
     const r = await registry.consumeAll(ops, shadow);
     for (let i = 0; i < r.results.length; i++) {
@@ -485,9 +486,17 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
         }
       }
       if (changes.length > 1 && registry.route === 'batch' && changes.every((c) => c.h.limiter === c.h.counter.limiter)) {
-        // Slot and token settlement in one round trip; on failure, one call each (which
-        // fall back to the insurance like every limiter call).
-        registry.adjustAll(changes.map((c) => ({ limiter: c.h.limiter, key: c.h.key, points: c.delta }))).catch(() => changes.forEach(adjust));
+        // Slot and token settlement in one round trip. On failure the local insurance gets
+        // them, as the library does for a failed call: not Redis again, where a script
+        // that timed out may still have run.
+        registry.adjustAll(changes.map((c) => ({ limiter: c.h.limiter, key: c.h.key, points: c.delta }))).catch((err: unknown) => {
+          services.logger.warn({ err }, 'limit: settling failed');
+          if (isUnreachable(err)) registry.noteFailure();
+          for (const c of changes) {
+            const local = registry.insuranceOf(c.h.limiter);
+            if (local) adjust({ h: { ...c.h, limiter: local }, delta: c.delta });
+          }
+        });
       } else changes.forEach(adjust);
     },
 
