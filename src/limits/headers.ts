@@ -17,6 +17,8 @@ export interface PolicyView {
   /** The window in seconds (w); absent for concurrency. */
   windowSec?: number;
   unit: QuotaUnit;
+  /** Its RateLimit-Policy member, once built (a policy view kept across requests builds it once). */
+  item?: string;
 }
 
 /** An sf-string: quotes, with `\` and `"` escaped (ids are printable ASCII by the config schema). */
@@ -26,9 +28,11 @@ function sfString(s: string): string {
 
 /** One member of RateLimit-Policy. */
 export function policyItem(p: PolicyView): string {
+  if (p.item !== undefined) return p.item;
   let out = `${sfString(p.id)};q=${Math.max(0, Math.floor(p.quota))}`;
   if (p.unit !== 'requests') out += `;qu=${sfString(p.unit)}`;
   if (p.windowSec !== undefined) out += `;w=${Math.max(1, Math.round(p.windowSec))}`;
+  p.item = out;
   return out;
 }
 

@@ -191,12 +191,15 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     notes: [note(c, extra)],
   });
 
-  const policy = (c: Counter, unitCost: number): PolicyView => ({
-    id: c.id,
-    quota: effective(c.limit, unitCost),
-    windowSec: c.windowSec,
-    unit: UNITS[c.kind],
-  });
+  // The policy of a counter at factor 1 is the same on every request: built once.
+  const fullPolicy = new Map<Counter, PolicyView>();
+  const policy = (c: Counter, unitCost: number): PolicyView => {
+    let p = unitCost === SCALE ? fullPolicy.get(c) : undefined;
+    if (p) return p;
+    p = { id: c.id, quota: effective(c.limit, unitCost), windowSec: c.windowSec, unit: UNITS[c.kind] };
+    if (unitCost === SCALE) fullPolicy.set(c, p);
+    return p;
+  };
 
   /** Consumes `points`; a RateLimiterRes rejection is a refusal, anything else a store failure. */
   const consume = async (l: RateLimiterAbstract | BurstyRateLimiter, key: string, points: number, opts?: Record<string, unknown>) => {
@@ -433,7 +436,10 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
       // Admitted: what is left of each limit it counted against (not in shadow mode, whose
       // limits the client is not held to).
-      if (views.length && !shadow) ctx.responseHeaders = { ...ctx.responseHeaders, ...quotaHeaders(views) };
+      if (views.length && !shadow) {
+        const h = quotaHeaders(views);
+        ctx.responseHeaders = ctx.responseHeaders ? Object.assign(ctx.responseHeaders, h) : h;
+      }
       if (lc.held.length) ctx.locals.limit = lc;
       if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
       return notes.length ? { allow: true, notes } : ALLOW;
