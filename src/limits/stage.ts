@@ -20,8 +20,8 @@ import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits
 import { quotaHeaders, refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
 import { counterKey, utcDay } from './keys.js';
 import { isUnreachable } from '../state/redis.js';
-import { createLimiterRegistry, type BatchOp, type LimiterRegistry } from './limiters.js';
-import { RiskShrink } from './risk.js';
+import { createLimiterRegistry, type BatchOp, type LimiterRegistry, type RiskCost } from './limiters.js';
+import { RiskShrink, riskKey } from './risk.js';
 import { estimateTokens, hasUsage } from './tokens.js';
 
 /** Points per unit at factor 1. */
@@ -311,24 +311,25 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   interface Step {
     c: Counter;
     key: string;
-    points: number;
+    /** 1 request, or the tokens reserved. */
+    units: number;
     tokens?: number;
     day?: ReturnType<typeof utcDay>;
     durationSec?: number;
   }
 
-  const steps = (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
+  const steps = (counters: Counter[], ctx: RequestContext, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
     const out: Step[] = [];
     for (const c of counters) {
       const key = counterKey(c.by, ctx);
       if (c.kind === 'tokens') {
         if (!est) continue; // token budgets apply to LLM calls only
         const tokens = est.prompt + est.completion;
-        out.push({ c, key, points: tokens * unitCost, tokens });
+        out.push({ c, key, units: tokens, tokens });
       } else if (c.kind === 'queries') {
         const d = dayOf(key);
-        out.push({ c, key: d.key, points: unitCost, day: d.day, durationSec: d.durationSec });
-      } else out.push({ c, key, points: unitCost });
+        out.push({ c, key: d.key, units: 1, day: d.day, durationSec: d.durationSec });
+      } else out.push({ c, key, units: 1 });
     }
     return out;
   };
@@ -359,34 +360,45 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   /**
    * Every counter in one Redis round trip (LimiterRegistry.consumeAll): atomic, so a
    * refusal leaves nothing taken, and replicas never interleave between two counters.
-   * Undefined result: admitted; a thrown error: Redis failed.
+   * With `cost` a RiskCost the principal's risk is read in the same step and sets the
+   * unit cost. Sets lc.unitCost; a decision when refused; throws when Redis failed.
    */
-  const batched = async (plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
+  const batched = async (first: Counter, plan: Step[], cost: number | RiskCost, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<{ d?: Decision; score: number; factor: number }> => {
     const ops: BatchOp[] = plan.map((s) =>
       s.c.kind === 'requests'
-        ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, points: s.points }
-        : { mode: 'take', limiter: s.c.limiter, key: s.key, points: s.points, durationSec: s.durationSec },
+        ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, units: s.units }
+        : { mode: 'take', limiter: s.c.limiter, key: s.key, units: s.units, durationSec: s.durationSec },
     );
-    if (ops.length === 0) return undefined; // e.g. only token budgets, on a call that is not an LLM's
     const now = Date.now();
-    const r = await registry.consumeAll(ops, shadow);
+    const r = await registry.consumeAll(ops, cost, shadow);
+    const { score, factor } = r;
+    if (r.refused === -2) return { d: noAccess(first, score, factor), score, factor };
+    const unitCost = r.unitCost;
+    lc.unitCost = unitCost;
     for (let i = 0; i < r.results.length; i++) {
       const s = plan[i];
       const res = r.results[i];
+      const points = s.units * unitCost;
       if (i === r.refused) {
         // The script gave back what this request took: nothing is held.
         lc.held.length = 0;
         if (s.c.kind === 'requests') {
           const ms = res.burst ? Math.min(res.msBeforeNext, res.burst.msBeforeNext) : res.msBeforeNext;
-          return requestsRefusal(s.c, unitCost, ms, res.burst?.msBeforeNext);
+          return { d: requestsRefusal(s.c, unitCost, ms, res.burst?.msBeforeNext), score, factor };
         }
-        return takeRefusal(s.c, unitCost, s.points, res.consumed, res.msBeforeNext, s.day, s.tokens);
+        return { d: takeRefusal(s.c, unitCost, points, res.consumed, res.msBeforeNext, s.day, s.tokens), score, factor };
       }
-      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points: s.points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
+      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
       if (res.over) notes.push(note(s.c)); // shadow: counted, noted, admitted
       else views.push(admittedView(s.c, unitCost, res.consumed, res.msBeforeNext, s.day));
     }
-    return undefined;
+    return { score, factor };
+  };
+
+  /** The risk table says: no access at this risk. Retry once the score has decayed. */
+  const noAccess = (c: Counter, score: number, factor: number): Decision => {
+    const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
+    return shadow ? { allow: true, notes: d.notes } : d;
   };
 
   /** Redis failed the batch: the memory insurance (policy local), else the failure policy. */
@@ -409,30 +421,44 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     async request(ctx: RequestContext): Promise<Decision> {
       const counters = countersFor(ctx.model.name, ctx.route.operation);
       if (counters.length === 0) return ALLOW;
-      const { score, factor } = await risk.read(ctx, services.state);
-      if (factor <= 0) {
-        // The table says: no access at this risk. Retry once the score has decayed.
-        const c = counters[0];
-        const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
-        return shadow ? { allow: true, notes: d.notes } : d;
-      }
-      const unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
       const req = ctx.request;
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
-      const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
+      const lc: LimitLocals = { held: [], unitCost: SCALE, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
       const notes: Note[] = [];
       const views: RefusalView[] = [];
-      let d: Decision | undefined;
       const route = registry.route;
-      if (route === 'batch') {
+      const plan = route === 'batch' ? steps(counters, ctx, est) : undefined;
+      let score = 0;
+      let factor = 1;
+      let d: Decision | undefined;
+      // With Redis, the risk score is read by the script that takes the counters.
+      const principal = ctx.principal;
+      const riskInScript = plan !== undefined && plan.length > 0 && risk.enabled && principal !== undefined;
+      if (!riskInScript) {
+        ({ score, factor } = await risk.read(ctx, services.state));
+        if (factor <= 0) return noAccess(counters[0], score, factor);
+        lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+      }
+      if (plan && plan.length === 0) {
+        // No counter applies (e.g. only token budgets, on a call that is not an LLM's).
+      } else if (plan) {
+        const cost: number | RiskCost = riskInScript
+          ? { key: riskKey(principal.id), halfLifeMs: risk.halfLifeMs, now: Date.now(), scale: SCALE, steps: risk.steps }
+          : lc.unitCost;
         try {
-          d = await batched(steps(counters, ctx, unitCost, est), unitCost, lc, notes, views);
+          ({ d, score, factor } = await batched(counters[0], plan, cost, lc, notes, views));
+          if (d && factor <= 0) return d;
         } catch (err) {
           views.length = 0;
-          d = await afterBatchFailure(err, counters, ctx, unitCost, est, lc, notes, views);
+          if (riskInScript) {
+            ({ score, factor } = await risk.read(ctx, services.state));
+            if (factor <= 0) return noAccess(counters[0], score, factor);
+            lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+          }
+          d = await afterBatchFailure(err, counters, ctx, lc.unitCost, est, lc, notes, views);
         }
       } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
-      else d = await sequential(counters, ctx, unitCost, est, lc, notes, views, route === 'local');
+      else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views, route === 'local');
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
       // Admitted: what is left of each limit it counted against (not in shadow mode, whose
       // limits the client is not held to).
