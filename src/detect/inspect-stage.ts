@@ -119,10 +119,20 @@ class Watchdog {
     if (--this.inFlight === 0) this.timer?.unref();
   }
 
+  /** Stops the timer; runs still in flight (past a reload's drain deadline) fail now. */
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.armedAt = -Infinity; // never armed again
+    const now = performance.now();
+    for (const q of this.queues.values()) {
+      while (q.head) {
+        const r = q.head;
+        this.remove(q, r);
+        r.timedOut = true;
+        settle(r, { detector: r.detector, error: 'failed', latencyMs: now - r.started });
+      }
+    }
   }
 
   private arm(at: number): void {

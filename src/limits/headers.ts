@@ -17,6 +17,8 @@ export interface PolicyView {
   /** The window in seconds (w); absent for concurrency. */
   windowSec?: number;
   unit: QuotaUnit;
+  /** Its RateLimit-Policy member, once built (a policy view kept across requests builds it once). */
+  item?: string;
 }
 
 /** An sf-string: quotes, with `\` and `"` escaped (ids are printable ASCII by the config schema). */
@@ -26,9 +28,11 @@ function sfString(s: string): string {
 
 /** One member of RateLimit-Policy. */
 export function policyItem(p: PolicyView): string {
+  if (p.item !== undefined) return p.item;
   let out = `${sfString(p.id)};q=${Math.max(0, Math.floor(p.quota))}`;
   if (p.unit !== 'requests') out += `;qu=${sfString(p.unit)}`;
   if (p.windowSec !== undefined) out += `;w=${Math.max(1, Math.round(p.windowSec))}`;
+  p.item = out;
   return out;
 }
 
@@ -39,7 +43,7 @@ export function limitItem(id: string, remaining: number, resetSec?: number): str
   return out;
 }
 
-/** What a refusal reports about one limit. */
+/** What a response reports about one limit (a refusal, or an admitted request). */
 export interface RefusalView {
   policy: PolicyView;
   remaining: number;
@@ -58,9 +62,28 @@ export interface RefusalView {
 export function refusalHeaders(items: RefusalView[], retryAfterSec?: number): Record<string, string> {
   const resets = items.map((i) => i.resetSec).filter((s): s is number => s !== undefined);
   const retry = retryAfterSec ?? (resets.length ? Math.min(...resets) : 1);
-  return {
-    'retry-after': String(Math.max(1, Math.ceil(retry))),
-    'ratelimit-policy': items.map((i) => policyItem(i.policy)).join(', '),
-    ratelimit: items.map((i) => limitItem(i.policy.id, i.remaining, i.resetSec)).join(', '),
-  };
+  return { 'retry-after': String(Math.max(1, Math.ceil(retry))), ...quotaHeaders(items) };
+}
+
+/**
+ * RateLimit-Policy and RateLimit for `items`: on a refusal the limits that refused, on
+ * an admitted request every limit it counted against (what is left after it).
+ *
+ * @example
+ * quotaHeaders([{ policy: { id: 'chat.requests', quota: 60, windowSec: 60, unit: 'requests' }, remaining: 59, resetSec: 60 }])
+ * // { 'ratelimit-policy': '"chat.requests";q=60;w=60', ratelimit: '"chat.requests";r=59;t=60' }
+ */
+export function quotaHeaders(items: readonly RefusalView[]): Record<string, string> {
+  let policy = '';
+  let limit = '';
+  for (let i = 0; i < items.length; i++) {
+    const v = items[i];
+    if (i > 0) {
+      policy += ', ';
+      limit += ', ';
+    }
+    policy += policyItem(v.policy);
+    limit += limitItem(v.policy.id, v.remaining, v.resetSec);
+  }
+  return { 'ratelimit-policy': policy, ratelimit: limit };
 }

@@ -64,7 +64,8 @@ export interface BatchOp {
   limiter: RateLimiterAbstract;
   burst?: RateLimiterAbstract;
   key: string;
-  points: number;
+  /** What the op costs in units (1 request, or tokens); points = units x the unit cost. */
+  units: number;
   /** Window of a key created now, in seconds (default: the limiter's). */
   durationSec?: number;
 }
@@ -79,24 +80,73 @@ export interface BatchOpResult {
   burst?: { consumed: number; msBeforeNext: number };
 }
 
-/** Result of {@link LimiterRegistry.consumeAll}: `refused` is the index of the op that refused, else -1. */
+/**
+ * Result of {@link LimiterRegistry.consumeAll}: `refused` is the index of the op that
+ * refused, -1 for none, or -2 when the risk factor is 0 (nothing counted).
+ */
 export interface BatchResult {
   refused: number;
+  /** Points one unit cost (given, or derived from the risk). */
+  unitCost: number;
+  /** The principal's risk score and its factor (0 and 1 without a risk read). */
+  score: number;
+  factor: number;
   results: BatchOpResult[];
 }
 
+/** How a unit's cost is derived from the principal's risk, in the same script as the counters. */
+export interface RiskCost {
+  /** State key of the score (`risk:p:<id>`). */
+  key: string;
+  halfLifeMs: number;
+  now: number;
+  /** Points of a unit at factor 1. */
+  scale: number;
+  /** Shrink steps, highest `atLeast` first. */
+  steps: readonly { atLeast: number; factor: number }[];
+}
+
 /*
- * All counters of a request in one atomic step. KEYS: one per op (and a burst key right
- * after its request key). ARGV[1]: '1' keeps going past a refusal and keeps what it
- * counted (shadow mode). Then six per op: mode (c: count, b: count with burst, t: take),
- * points, window seconds, limit, burst window seconds, burst limit. Keys are written as
+ * All counters of a request in one atomic step. ARGV header: [1] '1' keeps going past a
+ * refusal and keeps what it counted (shadow mode); [2] the points one unit costs, or 0 to
+ * derive it from the principal's risk: KEYS[1] is then its score (a hash {v, at} decaying
+ * with half-life [3] at time [4], as the state store writes it), [5] the points of a unit
+ * at factor 1, [6] the number of shrink steps, then (atLeast, factor) pairs, highest
+ * first. Then six values per op: mode (c: count, b: count with burst, t: take), units,
+ * window seconds, limit (points), burst window seconds, burst limit; KEYS: one per op
+ * (and a burst key right after its request key). Keys are written as
  * rate-limiter-flexible's RateLimiterRedis writes them (an integer with a TTL), so the
  * library's reward, penalty and get keep working on them.
- * Reply: {refused index (0-based) or -1, then per op consumed, ms to reset, over (0/1),
- * burst consumed, burst ms to reset}.
+ * Reply: {refused op index (0-based), -1 for none, or -2 when the risk factor is 0 (no
+ * access, nothing counted); points per unit; risk score; factor (both as text)}, then per
+ * op: consumed, ms to reset, over (0/1), burst consumed, burst ms to reset.
  */
 const CONSUME_ALL = `
 local keep = ARGV[1] == '1'
+local unit = tonumber(ARGV[2])
+local nsteps = tonumber(ARGV[6])
+local score, factor = 0, 1
+local k = 1
+if unit == 0 then
+  local half, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local h = redis.call('hmget', KEYS[1], 'v', 'at')
+  if h[1] then
+    local v = tonumber(h[1])
+    local at = tonumber(h[2]) or now
+    if v > 0 then score = v * math.pow(0.5, math.max(0, now - at) / half) end
+  end
+  score = math.min(1, math.max(0, score))
+  for i = 0, nsteps - 1 do
+    if score >= tonumber(ARGV[7 + 2 * i]) then
+      factor = tonumber(ARGV[8 + 2 * i])
+      break
+    end
+  end
+  local scale = tonumber(ARGV[5])
+  if factor <= 0 then return {-2, 0, string.format('%.17g', score), string.format('%.17g', factor)} end
+  if factor >= 1 then unit = scale else unit = math.floor(scale / factor + 0.5) end
+  k = 2
+end
 local function incr(key, points, sec)
   redis.call('set', key, 0, 'EX', sec, 'NX')
   local c = redis.call('incrby', key, points)
@@ -107,11 +157,11 @@ local function incr(key, points, sec)
   end
   return c, ttl
 end
-local out = {-1}
+local out = {-1, unit, string.format('%.17g', score), string.format('%.17g', factor)}
 local taken = {}
-local k, a, n = 1, 2, 0
+local a, n = 7 + 2 * nsteps, 0
 while a <= #ARGV do
-  local mode, points, sec, limit = ARGV[a], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  local mode, points, sec, limit = ARGV[a], tonumber(ARGV[a + 1]) * unit, tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   local c, ttl, over, bc, bttl = 0, 0, 0, 0, 0
   if mode == 't' then
     local cur = tonumber(redis.call('get', KEYS[k]) or '0')
@@ -170,7 +220,7 @@ end
 return #KEYS`;
 
 interface BatchClient {
-  palisadeConsumeAll(numKeys: number, ...args: string[]): Promise<number[]>;
+  palisadeConsumeAll(numKeys: number, ...args: string[]): Promise<(number | string)[]>;
   palisadeAdjustAll(numKeys: number, ...args: string[]): Promise<number>;
 }
 
@@ -233,34 +283,42 @@ export class LimiterRegistry {
   /**
    * Counts or takes every op in one Redis round trip, atomically, in order: a refusal
    * stops there (unless `keepGoing`), gives back what earlier `take`s took, and leaves
-   * later ops untouched. Rejects when Redis fails (the caller falls back).
+   * later ops untouched. A unit costs `cost` points, or (a {@link RiskCost}) what the
+   * principal's risk makes it, read in the same step. Rejects when Redis fails (the
+   * caller falls back).
    *
    * @example
-   * const r = await reg.consumeAll([{ mode: 'count', limiter: req, key, points: 1000 }, { mode: 'take', limiter: conc, key, points: 1000 }]);
+   * const r = await reg.consumeAll([{ mode: 'count', limiter: req, key, units: 1 }, { mode: 'take', limiter: conc, key, units: 1 }], 1000);
    * if (r.refused >= 0) // r.results[r.refused] says why
    */
-  async consumeAll(ops: readonly BatchOp[], keepGoing = false): Promise<BatchResult> {
+  async consumeAll(ops: readonly BatchOp[], cost: number | RiskCost, keepGoing = false): Promise<BatchResult> {
     const client = this.opts.redis as unknown as Redis & BatchClient;
     this.defineScripts(client);
     const keys: string[] = [];
     const args: string[] = [keepGoing ? '1' : '0'];
+    if (typeof cost === 'number') args.push(String(cost), '0', '0', '0', '0');
+    else {
+      keys.push(cost.key);
+      args.push('0', String(cost.halfLifeMs), String(Math.round(cost.now)), String(cost.scale), String(cost.steps.length));
+      for (const st of cost.steps) args.push(String(st.atLeast), String(st.factor));
+    }
     for (const op of ops) {
       const l = op.limiter;
       keys.push(l.getKey(op.key));
       const sec = String(Math.floor(op.durationSec ?? l.duration));
       if (op.burst) {
         keys.push(op.burst.getKey(op.key));
-        args.push('b', String(op.points), sec, String(l.points), String(Math.floor(op.burst.duration)), String(op.burst.points));
-      } else args.push(op.mode === 'take' ? 't' : 'c', String(op.points), sec, String(l.points), '0', '0');
+        args.push('b', String(op.units), sec, String(l.points), String(Math.floor(op.burst.duration)), String(op.burst.points));
+      } else args.push(op.mode === 'take' ? 't' : 'c', String(op.units), sec, String(l.points), '0', '0');
     }
     const reply = await client.palisadeConsumeAll(keys.length, ...keys, ...args);
     const results: BatchOpResult[] = [];
-    for (let i = 1; i + 4 < reply.length; i += 5) {
-      const r: BatchOpResult = { consumed: Number(reply[i]), msBeforeNext: Number(reply[i + 1]), over: reply[i + 2] === 1 };
+    for (let i = 4; i + 4 < reply.length; i += 5) {
+      const r: BatchOpResult = { consumed: Number(reply[i]), msBeforeNext: Number(reply[i + 1]), over: Number(reply[i + 2]) === 1 };
       if (Number(reply[i + 4]) > 0) r.burst = { consumed: Number(reply[i + 3]), msBeforeNext: Number(reply[i + 4]) };
       results.push(r);
     }
-    return { refused: Number(reply[0]), results };
+    return { refused: Number(reply[0]), unitCost: Number(reply[1]), score: Number(reply[2]), factor: Number(reply[3]), results };
   }
 
   /**
@@ -356,7 +414,7 @@ export function createLimiterRegistry(state: StateStore): LimiterRegistry {
       redis: state.redis.client,
       onStoreFailure: state.policy,
       onFallback: () => state.noteUnreachable(),
-      degraded: () => state.health().up === 0,
+      degraded: () => state.degraded,
     });
   }
   return new LimiterRegistry({});

@@ -25,9 +25,13 @@ export function riskKey(principalId: string): string {
  * s.factorFor(0.6) // 0.5
  */
 export class RiskShrink {
-  private readonly steps: ShrinkStep[];
+  /** The steps, highest `atLeast` first (the order factorFor reads them in). */
+  readonly steps: readonly ShrinkStep[];
 
-  constructor(steps: readonly ShrinkStep[], private readonly halfLifeMs: number) {
+  constructor(
+    steps: readonly ShrinkStep[],
+    readonly halfLifeMs: number,
+  ) {
     this.steps = [...steps].sort((a, b) => b.atLeast - a.atLeast);
   }
 

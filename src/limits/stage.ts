@@ -17,11 +17,11 @@ import type { Stage } from '../pipeline/stage.js';
 import { ALLOW, type Decision, type InferenceResponse, type Note, type Outcome } from '../pipeline/types.js';
 import type { Services } from '../services.js';
 import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits } from './config.js';
-import { refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
+import { quotaHeaders, refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
 import { counterKey, utcDay } from './keys.js';
 import { isUnreachable } from '../state/redis.js';
-import { createLimiterRegistry, type BatchOp, type LimiterRegistry } from './limiters.js';
-import { RiskShrink } from './risk.js';
+import { createLimiterRegistry, type BatchOp, type LimiterRegistry, type RiskCost } from './limiters.js';
+import { RiskShrink, riskKey } from './risk.js';
 import { estimateTokens, hasUsage } from './tokens.js';
 
 /** Points per unit at factor 1. */
@@ -191,12 +191,15 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     notes: [note(c, extra)],
   });
 
-  const policy = (c: Counter, unitCost: number): PolicyView => ({
-    id: c.id,
-    quota: effective(c.limit, unitCost),
-    windowSec: c.windowSec,
-    unit: UNITS[c.kind],
-  });
+  // The policy of a counter at factor 1 is the same on every request: built once.
+  const fullPolicy = new Map<Counter, PolicyView>();
+  const policy = (c: Counter, unitCost: number): PolicyView => {
+    let p = unitCost === SCALE ? fullPolicy.get(c) : undefined;
+    if (p) return p;
+    p = { id: c.id, quota: effective(c.limit, unitCost), windowSec: c.windowSec, unit: UNITS[c.kind] };
+    if (unitCost === SCALE) fullPolicy.set(c, p);
+    return p;
+  };
 
   /** Consumes `points`; a RateLimiterRes rejection is a refusal, anything else a store failure. */
   const consume = async (l: RateLimiterAbstract | BurstyRateLimiter, key: string, points: number, opts?: Record<string, unknown>) => {
@@ -244,14 +247,24 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return refusal(c, [{ policy: policy(c, unitCost), remaining, resetSec }], c.kind === 'concurrency' ? 1 : resetSec, extra);
   };
 
+  /** What an admitted request left of a counter (`consumed` includes it), for the RateLimit fields. */
+  const admittedView = (c: Counter, unitCost: number, consumed: number, msBeforeNext: number, day: ReturnType<typeof utcDay> | undefined): RefusalView => ({
+    policy: policy(c, unitCost),
+    remaining: Math.floor(Math.max(0, c.limit * SCALE - consumed) / unitCost),
+    resetSec: c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : Math.max(0, msBeforeNext) / 1000,
+  });
+
   /** The limiter to count on: the counter's, or (`local`) its memory insurance. */
   const pick = (l: RateLimiterAbstract, local: boolean): RateLimiterAbstract => (local ? (registry.insuranceOf(l) ?? l) : l);
 
-  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean): Promise<Check> => {
+  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean, views: RefusalView[]): Promise<Check> => {
     const l = c.burst ? (local ? new BurstyRateLimiter(pick(c.limiter, true), pick(c.burst.limiter, true)) : c.burst.bursty) : pick(c.limiter, local);
     const r = await consume(l, key, unitCost);
     if ('error' in r) return storeFailure(c, r.error);
-    if (!r.refused) return { ok: true };
+    if (!r.refused) {
+      views.push(admittedView(c, unitCost, r.res.consumedPoints, r.res.msBeforeNext, undefined));
+      return { ok: true };
+    }
     // Refused attempts stay counted: the limit is on the rate of attempts.
     const b = c.burst ? await pick(c.burst.limiter, local).get(key).catch(() => null) : null;
     return { ok: false, decision: requestsRefusal(c, unitCost, r.res.msBeforeNext, b?.msBeforeNext) };
@@ -264,7 +277,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   /** Concurrency slots, token reservations and query budgets: held, and given back on refusal. */
-  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, tokens?: number): Promise<Check> => {
+  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, views: RefusalView[], tokens?: number): Promise<Check> => {
     let opts: Record<string, unknown> | undefined;
     let day: ReturnType<typeof utcDay> | undefined;
     if (c.kind === 'queries') {
@@ -285,6 +298,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     }
     lc.held.push(held);
     if (r.refused) return { ok: false, decision: { allow: true, notes: [note(c)] } };
+    views.push(admittedView(c, unitCost, r.res.consumedPoints, r.res.msBeforeNext, day));
     return { ok: true };
   };
 
@@ -297,39 +311,40 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   interface Step {
     c: Counter;
     key: string;
-    points: number;
+    /** 1 request, or the tokens reserved. */
+    units: number;
     tokens?: number;
     day?: ReturnType<typeof utcDay>;
     durationSec?: number;
   }
 
-  const steps = (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
+  const steps = (counters: Counter[], ctx: RequestContext, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
     const out: Step[] = [];
     for (const c of counters) {
       const key = counterKey(c.by, ctx);
       if (c.kind === 'tokens') {
         if (!est) continue; // token budgets apply to LLM calls only
         const tokens = est.prompt + est.completion;
-        out.push({ c, key, points: tokens * unitCost, tokens });
+        out.push({ c, key, units: tokens, tokens });
       } else if (c.kind === 'queries') {
         const d = dayOf(key);
-        out.push({ c, key: d.key, points: unitCost, day: d.day, durationSec: d.durationSec });
-      } else out.push({ c, key, points: unitCost });
+        out.push({ c, key: d.key, units: 1, day: d.day, durationSec: d.durationSec });
+      } else out.push({ c, key, units: 1 });
     }
     return out;
   };
 
   /** One counter at a time (memory counters, and Redis counters while Redis fails). */
-  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], local: boolean): Promise<Decision | undefined> => {
+  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[], local: boolean): Promise<Decision | undefined> => {
     for (const c of counters) {
       const key = counterKey(c.by, ctx);
       let check: Check;
-      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local);
+      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local, views);
       else if (c.kind === 'tokens') {
         if (!est) continue; // token budgets apply to LLM calls only
         const tokens = est.prompt + est.completion;
-        check = await take(c, key, tokens * unitCost, unitCost, lc, local, tokens);
-      } else check = await take(c, key, unitCost, unitCost, lc, local);
+        check = await take(c, key, tokens * unitCost, unitCost, lc, local, views, tokens);
+      } else check = await take(c, key, unitCost, unitCost, lc, local, views);
       if (check.ok) continue;
       const d = check.decision;
       if (d.allow || shadow) {
@@ -345,40 +360,53 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   /**
    * Every counter in one Redis round trip (LimiterRegistry.consumeAll): atomic, so a
    * refusal leaves nothing taken, and replicas never interleave between two counters.
-   * Undefined result: admitted; a thrown error: Redis failed.
+   * With `cost` a RiskCost the principal's risk is read in the same step and sets the
+   * unit cost. Sets lc.unitCost; a decision when refused; throws when Redis failed.
    */
-  const batched = async (plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+  const batched = async (first: Counter, plan: Step[], cost: number | RiskCost, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<{ d?: Decision; score: number; factor: number }> => {
     const ops: BatchOp[] = plan.map((s) =>
       s.c.kind === 'requests'
-        ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, points: s.points }
-        : { mode: 'take', limiter: s.c.limiter, key: s.key, points: s.points, durationSec: s.durationSec },
+        ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, units: s.units }
+        : { mode: 'take', limiter: s.c.limiter, key: s.key, units: s.units, durationSec: s.durationSec },
     );
     const now = Date.now();
-    const r = await registry.consumeAll(ops, shadow);
+    const r = await registry.consumeAll(ops, cost, shadow);
+    const { score, factor } = r;
+    if (r.refused === -2) return { d: noAccess(first, score, factor), score, factor };
+    const unitCost = r.unitCost;
+    lc.unitCost = unitCost;
     for (let i = 0; i < r.results.length; i++) {
       const s = plan[i];
       const res = r.results[i];
+      const points = s.units * unitCost;
       if (i === r.refused) {
         // The script gave back what this request took: nothing is held.
         lc.held.length = 0;
         if (s.c.kind === 'requests') {
           const ms = res.burst ? Math.min(res.msBeforeNext, res.burst.msBeforeNext) : res.msBeforeNext;
-          return requestsRefusal(s.c, unitCost, ms, res.burst?.msBeforeNext);
+          return { d: requestsRefusal(s.c, unitCost, ms, res.burst?.msBeforeNext), score, factor };
         }
-        return takeRefusal(s.c, unitCost, s.points, res.consumed, res.msBeforeNext, s.day, s.tokens);
+        return { d: takeRefusal(s.c, unitCost, points, res.consumed, res.msBeforeNext, s.day, s.tokens), score, factor };
       }
-      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points: s.points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
+      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
       if (res.over) notes.push(note(s.c)); // shadow: counted, noted, admitted
+      else views.push(admittedView(s.c, unitCost, res.consumed, res.msBeforeNext, s.day));
     }
-    return undefined;
+    return { score, factor };
+  };
+
+  /** The risk table says: no access at this risk. Retry once the score has decayed. */
+  const noAccess = (c: Counter, score: number, factor: number): Decision => {
+    const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
+    return shadow ? { allow: true, notes: d.notes } : d;
   };
 
   /** Redis failed the batch: the memory insurance (policy local), else the failure policy. */
-  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[]): Promise<Decision | undefined> => {
+  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
     if (isUnreachable(err)) registry.noteFailure();
     if (registry.onStoreFailure !== 'local') return down(counters[0], err);
     services.logger.warn({ err }, 'limit: counter store failed; counting locally');
-    return sequential(counters, ctx, unitCost, est, lc, notes, true);
+    return sequential(counters, ctx, unitCost, est, lc, notes, views, true);
   };
 
   /** No counter can be taken (Redis away, no insurance): the failure policy decides. */
@@ -393,29 +421,51 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     async request(ctx: RequestContext): Promise<Decision> {
       const counters = countersFor(ctx.model.name, ctx.route.operation);
       if (counters.length === 0) return ALLOW;
-      const { score, factor } = await risk.read(ctx, services.state);
-      if (factor <= 0) {
-        // The table says: no access at this risk. Retry once the score has decayed.
-        const c = counters[0];
-        const d = refusal(c, [{ policy: policy(c, Infinity), remaining: 0, resetSec: c.windowSec }], riskHalfLife / 1000, { risk: score, factor });
-        return shadow ? { allow: true, notes: d.notes } : d;
-      }
-      const unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
       const req = ctx.request;
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
-      const lc: LimitLocals = { held: [], unitCost, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
+      const lc: LimitLocals = { held: [], unitCost: SCALE, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
       const notes: Note[] = [];
-      let d: Decision | undefined;
+      const views: RefusalView[] = [];
       const route = registry.route;
-      if (route === 'batch') {
+      const plan = route === 'batch' ? steps(counters, ctx, est) : undefined;
+      let score = 0;
+      let factor = 1;
+      let d: Decision | undefined;
+      // With Redis, the risk score is read by the script that takes the counters.
+      const principal = ctx.principal;
+      const riskInScript = plan !== undefined && plan.length > 0 && risk.enabled && principal !== undefined;
+      if (!riskInScript) {
+        ({ score, factor } = await risk.read(ctx, services.state));
+        if (factor <= 0) return noAccess(counters[0], score, factor);
+        lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+      }
+      if (plan && plan.length === 0) {
+        // No counter applies (e.g. only token budgets, on a call that is not an LLM's).
+      } else if (plan) {
+        const cost: number | RiskCost = riskInScript
+          ? { key: riskKey(principal.id), halfLifeMs: risk.halfLifeMs, now: Date.now(), scale: SCALE, steps: risk.steps }
+          : lc.unitCost;
         try {
-          d = await batched(steps(counters, ctx, unitCost, est), unitCost, lc, notes);
+          ({ d, score, factor } = await batched(counters[0], plan, cost, lc, notes, views));
+          if (d && factor <= 0) return d;
         } catch (err) {
-          d = await afterBatchFailure(err, counters, ctx, unitCost, est, lc, notes);
+          views.length = 0;
+          if (riskInScript) {
+            ({ score, factor } = await risk.read(ctx, services.state));
+            if (factor <= 0) return noAccess(counters[0], score, factor);
+            lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+          }
+          d = await afterBatchFailure(err, counters, ctx, lc.unitCost, est, lc, notes, views);
         }
       } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
-      else d = await sequential(counters, ctx, unitCost, est, lc, notes, route === 'local');
+      else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views, route === 'local');
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
+      // Admitted: what is left of each limit it counted against (not in shadow mode, whose
+      // limits the client is not held to).
+      if (views.length && !shadow) {
+        const h = quotaHeaders(views);
+        ctx.responseHeaders = ctx.responseHeaders ? Object.assign(ctx.responseHeaders, h) : h;
+      }
       if (lc.held.length) ctx.locals.limit = lc;
       if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
       return notes.length ? { allow: true, notes } : ALLOW;
@@ -468,9 +518,17 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
         }
       }
       if (changes.length > 1 && registry.route === 'batch' && changes.every((c) => c.h.limiter === c.h.counter.limiter)) {
-        // Slot and token settlement in one round trip; on failure, one call each (which
-        // fall back to the insurance like every limiter call).
-        registry.adjustAll(changes.map((c) => ({ limiter: c.h.limiter, key: c.h.key, points: c.delta }))).catch(() => changes.forEach(adjust));
+        // Slot and token settlement in one round trip. On failure the local insurance gets
+        // them, as the library does for a failed call: not Redis again, where a script
+        // that timed out may still have run.
+        registry.adjustAll(changes.map((c) => ({ limiter: c.h.limiter, key: c.h.key, points: c.delta }))).catch((err: unknown) => {
+          services.logger.warn({ err }, 'limit: settling failed');
+          if (isUnreachable(err)) registry.noteFailure();
+          for (const c of changes) {
+            const local = registry.insuranceOf(c.h.limiter);
+            if (local) adjust({ h: { ...c.h, limiter: local }, delta: c.delta });
+          }
+        });
       } else changes.forEach(adjust);
     },
 

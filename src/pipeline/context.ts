@@ -24,6 +24,12 @@ export interface RequestContext {
   /** Aborted when the client goes away or the request times out. */
   readonly signal: AbortSignal;
   /**
+   * Headers a request stage adds to the client's response when the request is admitted
+   * (the limit stage's RateLimit fields). The shell sets them before the upstream call;
+   * headers of the response itself take precedence.
+   */
+  responseHeaders?: Record<string, string>;
+  /**
    * Scratch space of stages, keyed by stage name, for state a stage carries from its
    * request hook to its response or done hook (a reservation, a start time).
    */

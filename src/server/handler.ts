@@ -255,6 +255,9 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
 }
 
 async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
+  // Admitted: headers the stages asked for (RateLimit); writeHead merges them.
+  const extra = ctx.responseHeaders;
+  if (extra) for (const k in extra) res.setHeader(k, extra[k]);
   const model = ctx.model;
   const upstream = model.upstream;
   const peer = ctx.http.remoteAddress;

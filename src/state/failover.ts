@@ -68,6 +68,11 @@ export class FailoverStore implements StateStore, HealthReporting {
     return ok;
   }
 
+  /** True while Redis is found unreachable and local memory serves (cheap: no object). */
+  get degraded(): boolean {
+    return this.backend !== 'redis';
+  }
+
   health(): StateHealth {
     return {
       kind: 'redis',

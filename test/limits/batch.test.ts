@@ -16,7 +16,8 @@ import type { StoreFailurePolicy } from '../../src/state/config.js';
 import { FailoverStore } from '../../src/state/failover.js';
 import { MemoryStore } from '../../src/state/memory.js';
 import { RedisStore } from '../../src/state/redis.js';
-import { loadYaml, openaiCtx } from '../helpers/context.js';
+import { riskKey } from '../../src/limits/risk.js';
+import { loadYaml, openaiCtx, principal } from '../helpers/context.js';
 import { cleanup, keyPrefix, REDIS_SERVER_SKIP, REDIS_SKIP, REDIS_URL, redisClient, startPrivateRedis } from '../helpers/redis.js';
 
 const HEAD = `
@@ -70,6 +71,12 @@ test('redis: an admitted request takes all four limits in one command, and refus
     assert.equal((await stage.request!(a)).allow, true);
     assert.equal(sent.length, 1, `commands for one admitted request: ${sent.join(', ')}`);
     assert.match(sent[0], /^eval(sha)?$/);
+    // What is left of each limit, for the RateLimit fields of the response (burst: refusals only).
+    assert.equal(
+      a.responseHeaders?.['ratelimit-policy'],
+      '"model.m.requests";q=5;w=60, "model.m.concurrency";q=3;qu="concurrent-requests", "model.m.tokens";q=1000;qu="tokens";w=60, "model.m.queries";q=100;w=86400',
+    );
+    assert.match(a.responseHeaders?.ratelimit ?? '', /^"model\.m\.requests";r=4;t=\d+, "model\.m\.concurrency";r=2, "model\.m\.tokens";r=998;t=\d+, "model\.m\.queries";r=99;t=\d+$/);
 
     // All four counters moved, under the keys the library's limiters use.
     const key = 'a:192.0.2.1|m:m';
@@ -137,6 +144,47 @@ test('redis: a token reservation larger than the whole budget is refused without
     assert.match(d.headers!.ratelimit, /^"model\.m\.tokens";r=10;t=60$/);
     assert.equal(await peek.get(`${prefix}lim:model.m:tokens:a:192.0.2.1|m:m`), null);
     assert.equal(await peek.get(`${prefix}lim:model.m:concurrency:a:192.0.2.1|m:m`), '0');
+  } finally {
+    peek.disconnect();
+    await stage.close?.();
+    await state.close();
+    await cleanup(prefix);
+  }
+});
+
+test('redis: with risk-adaptive limits the script also reads the risk: still one command, the same shrink', { skip: REDIS_SKIP }, async () => {
+  const prefix = keyPrefix('batch-risk');
+  const { state, services } = await redisServices(REDIS_URL, prefix);
+  const yaml = `
+models: [{ name: m, upstream: llm, limits: { requests: { rate: 10/m }, concurrency: { max: 5 } } }]
+limits:
+  risk:
+    shrink: [{ atLeast: 0.5, factor: 0.5 }, { atLeast: 0.9, factor: 0 }]
+`;
+  const stage = createLimitStage(loadYaml(HEAD + yaml), services)!;
+  const loaded = loadYaml(HEAD + yaml);
+  const peek = redisClient();
+  try {
+    await state.addDecaying(riskKey('alice'), 0.6, 3_600_000, Date.now());
+    await state.addDecaying(riskKey('eve'), 0.95, 3_600_000, Date.now());
+    const sent = recordCommands(state);
+    const a = openaiCtx(loaded, { principal: principal('alice') });
+    assert.equal((await stage.request!(a)).allow, true);
+    assert.equal(sent.length, 1, `commands: ${sent.join(', ')}`);
+    // Factor 0.5: half of each limit, on the same counters (a unit costs 2000 points).
+    assert.equal(a.responseHeaders?.['ratelimit-policy'], '"model.m.requests";q=5;w=60, "model.m.concurrency";q=2;qu="concurrent-requests"');
+    assert.match(a.responseHeaders?.ratelimit ?? '', /^"model\.m\.requests";r=4;t=\d+, "model\.m\.concurrency";r=1$/);
+    assert.equal(await peek.get(`${prefix}lim:model.m:requests:p:alice|m:m`), String(2 * SCALE));
+    stage.done!(a, OK);
+
+    // Factor 0: refused in the same command, nothing counted.
+    sent.length = 0;
+    const d = denied(await stage.request!(openaiCtx(loaded, { principal: principal('eve') })));
+    assert.equal(sent.length, 1);
+    assert.equal(d.code, 'PALISADE_RATE_LIMITED');
+    assert.equal(d.notes?.[0].detail?.factor, 0);
+    assert.ok(Math.abs((d.notes?.[0].detail?.risk as number) - 0.95) < 1e-3);
+    assert.equal(await peek.get(`${prefix}lim:model.m:requests:p:eve|m:m`), null);
   } finally {
     peek.disconnect();
     await stage.close?.();

@@ -44,7 +44,14 @@ test('a refused request is a 429 in the one error shape, with Retry-After and th
   const gw = await startGateway(config('    limits: { requests: { rate: 2/m } }'));
   try {
     await fetch(`${llm.url}/__stats/reset`, { method: 'POST' });
-    for (let i = 0; i < 2; i++) assert.equal((await postJson(`${gw.url}/v1/chat/completions`, chat())).status, 200);
+    for (let i = 0; i < 2; i++) {
+      const ok = await postJson(`${gw.url}/v1/chat/completions`, chat());
+      assert.equal(ok.status, 200);
+      // Admitted responses carry what is left, too.
+      assert.equal(ok.headers.get('ratelimit-policy'), '"model.demo-llm.requests";q=2;w=60');
+      assert.match(ok.headers.get('ratelimit') ?? '', new RegExp(`^"model\\.demo-llm\\.requests";r=${1 - i};t=\\d+$`));
+      assert.equal(ok.headers.get('retry-after'), null);
+    }
     const r = await postJson(`${gw.url}/v1/chat/completions`, chat());
     assert.equal(r.status, 429);
     assert.equal(r.json.error.code, 'PALISADE_RATE_LIMITED');

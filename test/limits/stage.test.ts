@@ -91,7 +91,14 @@ models:
     limits: { requests: { rate: 3/m } }
 `);
       const loaded = loadYaml(HEAD + 'models: [{name: m, upstream: llm}]');
-      for (let i = 0; i < 3; i++) assert.equal((await run(stage, openaiCtx(loaded))).allow, true, `request ${i + 1}`);
+      for (let i = 0; i < 3; i++) {
+        const ctx = openaiCtx(loaded);
+        assert.equal((await run(stage, ctx)).allow, true, `request ${i + 1}`);
+        // Admitted responses say what is left.
+        assert.equal(ctx.responseHeaders?.['ratelimit-policy'], '"model.m.requests";q=3;w=60');
+        const m = new RegExp(`^"model\\.m\\.requests";r=${2 - i};t=(\\d+)$`).exec(ctx.responseHeaders?.ratelimit ?? '');
+        assert.ok(m && Number(m[1]) >= 1 && Number(m[1]) <= 60, `ratelimit: ${ctx.responseHeaders?.ratelimit}`);
+      }
       const d = denied(await run(stage, openaiCtx(loaded)));
       assert.equal(d.code, 'PALISADE_RATE_LIMITED');
       const ra = retryAfter(d);
@@ -175,6 +182,7 @@ models: [{ name: m, upstream: llm, limits: { concurrency: { max: 2 } } }]
       const b = openaiCtx(loaded);
       assert.equal((await run(stage, a)).allow, true);
       assert.equal((await run(stage, b)).allow, true);
+      assert.equal(b.responseHeaders?.ratelimit, '"model.m.concurrency";r=0');
       const d = denied(await run(stage, openaiCtx(loaded)));
       assert.equal(d.code, 'PALISADE_CONCURRENCY');
       assert.equal(d.headers!['retry-after'], '1');
@@ -244,6 +252,10 @@ limits: { mode: shadow }
       assert.equal(d.allow, true);
       assert.equal(d.notes?.[0].kind, 'rate-limited');
       assert.equal(d.notes?.[0].detail?.shadow, true);
+      // Shadow limits are not the client's: no RateLimit fields.
+      const c = openaiCtx(loaded);
+      await run(stage, c);
+      assert.equal(c.responseHeaders, undefined);
     } finally {
       await r.close();
     }
