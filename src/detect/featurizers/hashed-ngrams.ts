@@ -13,7 +13,7 @@
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { FeaturizerSpec, TextFeaturizer } from '../featurizer.js';
-import { normalizeJoined } from './normalize.js';
+import { normalizeJoined, type NormalizeVersion } from './normalize.js';
 
 export const HASHED_NGRAMS = 'text-hashed-ngrams';
 /** Dense statistics per window (see `denseStats`). */
@@ -44,7 +44,6 @@ const INPUTS = ['ids', 'segments', 'scale', 'dense'] as const;
 /** The featurizer; build it through the registry (or `create` in training code). */
 export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> {
   readonly name = HASHED_NGRAMS;
-  readonly version = 1;
   readonly kind = 'text' as const;
   readonly inputs = INPUTS;
   private readonly mask: number;
@@ -55,7 +54,14 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
   private readonly word3: boolean;
   private readonly stride: number;
 
-  constructor(readonly params: Readonly<HashedNgramsParams>) {
+  /**
+   * `version` is the normalization's (see normalize.ts); the n-gram hashing and the
+   * dense statistics are the same in v1 and v2.
+   */
+  constructor(
+    readonly params: Readonly<HashedNgramsParams>,
+    readonly version: NormalizeVersion = 1,
+  ) {
     if (params.overlap >= params.window) throw new Error('overlap must be smaller than window');
     this.mask = params.buckets - 1;
     this.maxChar = Math.max(...params.charNgrams);
@@ -67,9 +73,10 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
   }
 
   prepare(texts: readonly string[]): string {
-    if (texts.length === 1) return normalizeJoined(texts[0]);
+    const v = this.version;
+    if (texts.length === 1) return normalizeJoined(texts[0], v);
     let out = '';
-    for (let i = 0; i < texts.length; i++) out += (i ? '\n' : '') + normalizeJoined(texts[i]);
+    for (let i = 0; i < texts.length; i++) out += (i ? '\n' : '') + normalizeJoined(texts[i], v);
     return out;
   }
 
@@ -243,16 +250,22 @@ export function denseStats(w: string, window: number): Float32Array {
   return out;
 }
 
-/** Registry entry of `text-hashed-ngrams` v1. */
-export const hashedNgramsV1: FeaturizerSpec = {
-  name: HASHED_NGRAMS,
-  version: 1,
-  kind: 'text',
-  create(params: unknown) {
-    const r = paramsSchema.safeParse(params);
-    if (!r.success) {
-      throw new Error(`invalid params: ${r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
-    }
-    return new HashedNgramsFeaturizer(r.data);
-  },
-};
+function spec(version: NormalizeVersion): FeaturizerSpec {
+  return {
+    name: HASHED_NGRAMS,
+    version,
+    kind: 'text',
+    create(params: unknown) {
+      const r = paramsSchema.safeParse(params);
+      if (!r.success) {
+        throw new Error(`invalid params: ${r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
+      }
+      return new HashedNgramsFeaturizer(r.data, version);
+    },
+  };
+}
+
+/** Registry entry of `text-hashed-ngrams` v1 (package 1.0.0): kept so that older packages still load. */
+export const hashedNgramsV1: FeaturizerSpec = spec(1);
+/** Registry entry of `text-hashed-ngrams` v2: v1 with the normalization of issue 9 (more marks, Armenian and IPA look-alikes). */
+export const hashedNgramsV2: FeaturizerSpec = spec(2);
