@@ -539,7 +539,9 @@ export function paddedAttacks(rng: Rng, benign: readonly string[], attacks: read
   for (let i = 0; i < n; i++) {
     const len = 300 + rng.int(rng.float() < 0.5 ? 1500 : 5000);
     let pad = '';
-    while (pad.length < len) pad += `${pick(rng, benign)}${rng.float() < 0.3 ? '\n\n' : ' '}`;
+    // Half the pads are the given rows, half our long-document sentences (mail, notes, manuals).
+    const from = rng.float() < 0.5 ? benign : SENTENCES;
+    while (pad.length < len) pad += `${pick(rng, from)}${rng.float() < 0.3 ? '\n\n' : ' '}`;
     let attack = pick(rng, attacks);
     if (attack.length > 400) attack = attack.slice(0, 400);
     const where = rng.float();

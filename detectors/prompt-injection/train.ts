@@ -53,7 +53,7 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
 const PACKAGE_VERSION = '1.1.0';
-const MODEL = { dim: 16, hidden: 32 };
+const MODEL = { dim: 16, hidden: 32, pooling: (process.env.POOLING ?? 'mean+max') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
 const TRAIN = { epochs: 3, batchSize: 32, lr: 1e-3, embeddingLr: 5e-3 };
@@ -196,17 +196,13 @@ async function main(): Promise<void> {
   // same scores), so each fold is also scored at a threshold chosen on the OTHER folds'
   // held-out scores only (cross-fold thresholds): those figures are the honest ones.
   threshold = Math.floor(atHalf.thresholdAtRecall90Raw * 10000) / 10000;
-  const crossScores: number[] = [];
   const crossThresholds: number[] = [];
   const crossFlags: number[] = [];
   for (const [k, x] of folds.entries()) {
     const others = folds.filter((_, j) => j !== k);
     const t = Math.floor(figures(others.flatMap((o) => o.scores), others.flatMap((o) => o.test.map((r) => r.label)), 0.5).thresholdAtRecall90Raw * 10000) / 10000;
     crossThresholds.push(t);
-    for (const sc of x.scores) {
-      crossScores.push(sc);
-      crossFlags.push(sc >= t ? 1 : 0);
-    }
+    for (const sc of x.scores) crossFlags.push(sc >= t ? 1 : 0);
   }
   const crossFold = confusionFromFlags(crossFlags, oofLabels);
   const foldFigures: Record<string, Figures> = {};
@@ -292,8 +288,12 @@ async function main(): Promise<void> {
   await writePackage(OUT, onnx, { ...manifestBase, metrics: {} }, key);
   const latency = await measureLatency(OUT, keyFile);
   log(`latency: ${JSON.stringify(latency)}`);
+  const shippedProbes = Object.fromEntries(PROBES.map((t) => [t.length > 60 ? `${t.slice(0, 24)}…(${t.length} chars)…${t.slice(-24)}` : t, round(model.score(featurizeText(f, [t])))]));
+  log(`shipped model probes: ${JSON.stringify(shippedProbes)}`);
   const metrics = {
     threshold,
+    thresholdMethod: 'the highest threshold that keeps recall >= 0.90 on the pooled held-out-source scores',
+    probes: shippedProbes,
     sourceHoldout,
     randomSplit: { method: 'stratified by source and label, 20% test', ...randomFigures },
     benignSecurityTalk: { family: 'eval templates (never trained on)', n: securityTalk.length, fpr: securityTalkFpr },
