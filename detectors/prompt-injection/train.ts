@@ -25,6 +25,10 @@ import {
   indirectInjections,
   longBenign,
   moreBenignTalk,
+  followUps,
+  assistantQuestions,
+  benignTables,
+  benignDocstrings,
   obfuscate,
   obfuscatedVariants,
   OBFUSCATIONS,
@@ -84,6 +88,9 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
     ...rolePlayBenign(rng, Number(process.env.N_ROLE ?? 600)),
     ...moreBenignTalk(rng, Number(process.env.N_TALK ?? 400)),
     ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 300)),
+    ...(process.env.ROUND2B === '0'
+      ? []
+      : [...followUps(rng, 300), ...assistantQuestions(rng, 300), ...benignTables(rng, 150), ...benignDocstrings(rng, 150)]),
   ];
 }
 
@@ -226,6 +233,21 @@ async function main(): Promise<void> {
   log(`held-out sources, pooled at the chosen ${threshold}: ${JSON.stringify(sourceHoldout.pooled)}`);
   log(`held-out sources, cross-fold thresholds: ${JSON.stringify(sourceHoldout.crossFoldThresholds)}`);
   log(`security-talk FPR per fold at ${threshold}: ${sourceHoldout.securityTalkFprPerFold.join(', ')}`);
+  if (process.env.DIAG === '1') {
+    for (const [k, x] of folds.entries()) {
+      const top = x.talk.map((v, i) => [v, i] as const).filter(([v]) => v >= threshold);
+      const byText = new Map<string, number>();
+      for (const [, i] of top) {
+        const key = securityTalk[i].text.slice(0, 50);
+        byText.set(key, (byText.get(key) ?? 0) + 1);
+      }
+      log(` fold ${k + 1} security-talk FPs by prefix: ${JSON.stringify([...byText].sort((a, b) => b[1] - a[1]).slice(0, 12))}`);
+      const fps = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 0 && v >= threshold).sort((a, b) => b[0] - a[0]);
+      for (const [v, r] of fps.slice(0, 8)) log(`   FP ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
+      const fns = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 1 && v < threshold).sort((a, b) => a[0] - b[0]);
+      for (const [v, r] of fns.slice(0, 5)) log(`   FN ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
+    }
+  }
   log(`per source: ${Object.entries(sourceHoldout.perSource).map(([k, v]) => `${k} ${(v.flagged / v.n).toFixed(3)}`).join(', ')}`);
 
   // 2. Random split: 20% of every source held out.
