@@ -126,7 +126,7 @@ ${cf ? `The shipped threshold was chosen on the same pooled held-out scores it i
 
 ${sh.method}.
 
-Per held-out source (scored by the fold model that never saw it):
+${sh.labelAudit ? `Label audit (label-audit.md): of ${sh.labelAudit.sampled} randomly drawn ${sh.labelAudit.source} rows read by hand, ${sh.labelAudit.judgedNotAttacks} are not attacks (ordinary role-play, games, prompt-engineering help). Held-out recall on that sample is ${sh.labelAudit.recallOnSample} with every row and ${sh.labelAudit.recallOnSampleWithoutMislabels} without the mislabelled ones (${sh.labelAudit.mislabelsFlagged} of them flagged anyway). No row was dropped from any figure above.\n\n` : ''}Per held-out source (scored by the fold model that never saw it):
 
 | source | label | rows | flagged | correct |
 |---|---|---|---|---|

@@ -8,7 +8,16 @@
  *
  * Environment: PALISADE_PROMPTS_DATA (default: shared/data/prompts/train.jsonl in a
  * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
- * SEED (default 1), QUICK=1 (fewer epochs, no package: for trying changes).
+ * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
+ * (log the false positives and negatives of each fold). For experiments only (the
+ * defaults are package 1.1.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
+ * EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, ROUND1=1, ROUND2B=0.
+ *
+ * Package 1.1.0's choices, each tried against the alternatives in QUICK runs (see the
+ * model card): char 4-grams only (about 45% fewer ids than 3+5-grams, so a faster ONNX
+ * run, for -0.001 AUROC), windows of 512 overlapping by 128 (2 KB: 2,560 characters
+ * read instead of 3,072; a padded attack is less diluted), mean pooling (mean+max was
+ * no better), 2 epochs (5 overfit).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -39,6 +48,7 @@ import {
   type Row,
 } from './synth.js';
 import { measureLatency, writeModelCard } from './report.js';
+import { AUDIT_NOT_ATTACKS, AUDIT_SAMPLE, AUDIT_SOURCE } from './label-audit.js';
 import { writePackage } from '../../src/detect/package.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -48,19 +58,19 @@ const DEMO_KEY = join(ROOT, 'detectors/keys/DEMO-ONLY-palisade-models.private.jw
 const envList = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
 export const FEATURIZER_PARAMS: HashedNgramsParams = {
   buckets: 1 << 16,
-  charNgrams: envList(process.env.CHAR_NGRAMS, [3, 5]),
+  charNgrams: envList(process.env.CHAR_NGRAMS, [4]),
   wordNgrams: envList(process.env.WORD_NGRAMS, [1, 2]),
-  window: Number(process.env.WINDOW ?? 1024),
-  overlap: Number(process.env.OVERLAP ?? 256),
+  window: Number(process.env.WINDOW ?? 512),
+  overlap: Number(process.env.OVERLAP ?? 128),
   seed: 0x5a17,
 };
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
 const PACKAGE_VERSION = '1.1.0';
-const MODEL = { dim: 16, hidden: 32, pooling: (process.env.POOLING ?? 'mean+max') as 'mean' | 'mean+max' };
+const MODEL = { dim: 16, hidden: 32, pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
-const TRAIN = { epochs: 3, batchSize: 32, lr: 1e-3, embeddingLr: 5e-3 };
+const TRAIN = { epochs: Number(process.env.EPOCHS ?? 2), batchSize: 32, lr: 1e-3, embeddingLr: Number(process.env.EMB_LR ?? 5e-3) };
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 
@@ -218,7 +228,25 @@ async function main(): Promise<void> {
     foldFigures[x.held.join('+')] = figures(x.scores, x.test.map((r) => r.label), threshold);
     foldTalkFpr.push(x.talk.filter((v) => v >= threshold).length / x.talk.length);
   }
+  // The label audit: recall on the hand-read sample of in-the-wild jailbreaks, with and
+  // without the rows judged not to be attacks (every row stays in the figures above).
+  const oofIndex = new Map<Row, number>(oofRows.map((r, i) => [r, i]));
+  const audited = AUDIT_SAMPLE.map((i) => publicRows[i]);
+  if (audited.some((r) => r.source !== AUDIT_SOURCE)) throw new Error('label-audit.ts does not match the public data (row numbers moved?)');
+  const auditRecall = (rows: Row[]) => round(rows.filter((r) => oofScores[oofIndex.get(r)!] >= threshold).length / Math.max(rows.length, 1));
+  const notAttack = new Set(Object.keys(AUDIT_NOT_ATTACKS).map(Number));
+  const labelAudit = {
+    source: AUDIT_SOURCE,
+    sampled: AUDIT_SAMPLE.length,
+    judgedNotAttacks: notAttack.size,
+    recallOnSample: auditRecall(audited),
+    recallOnSampleWithoutMislabels: auditRecall(AUDIT_SAMPLE.filter((i) => !notAttack.has(i)).map((i) => publicRows[i])),
+    mislabelsFlagged: AUDIT_SAMPLE.filter((i) => notAttack.has(i) && oofScores[oofIndex.get(publicRows[i])!] >= threshold).length,
+    file: 'models/prompt-injection/label-audit.md',
+  };
+  log(`label audit: ${JSON.stringify(labelAudit)}`);
   const sourceHoldout = {
+    labelAudit,
     method: 'fixed source split: four folds, every public source held out exactly once; pooled out-of-fold scores',
     folds: SOURCE_FOLDS,
     pooled: figures(oofScores, oofLabels, threshold),

@@ -10,6 +10,7 @@ import { loadPackage } from '../../src/detect/package.js';
 import { DetectorSessions } from '../../src/detect/sessions.js';
 import { readTrustedKey } from '../../src/detect/signing.js';
 import { scoreTexts } from '../../src/detect/text-scorer.js';
+import { DEMO_CHAT_PROMPT } from '../../src/demo/start.js';
 import { ATTACK, DEMO_PUBLIC_KEY, PACKAGE_DIR } from './helpers.js';
 
 async function withScorer(fn: (score: (text: string) => Promise<number>, threshold: number) => Promise<void>): Promise<void> {
@@ -26,7 +27,7 @@ async function withScorer(fn: (score: (text: string) => Promise<number>, thresho
 
 test('regression: short greetings were flagged by package 1.0.0 ("hi" 1.0, "Hello, palisade!" 0.88)', async () => {
   await withScorer(async (score, threshold) => {
-    for (const text of ['hi', 'Hello, palisade!', 'hello', 'Hey there!', 'Good morning :)', 'thanks!', 'ok']) {
+    for (const text of ['hi', 'Hello, palisade!', DEMO_CHAT_PROMPT, 'hello', 'Hey there!', 'Good morning :)', 'thanks!', 'ok']) {
       const s = await score(text);
       assert.ok(s < threshold, `${JSON.stringify(text)} scored ${s} (threshold ${threshold})`);
     }
