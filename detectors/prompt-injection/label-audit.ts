@@ -18,7 +18,7 @@ export const AUDIT_SAMPLE: readonly number[] = [
  * Sampled rows judged not to be attacks (ordinary role-play, games, prompt-engineering
  * help, a plain request). Borderline rows were kept as attacks: #186 (a recipe with
  * digit runs spliced into words, possibly a smuggling pattern), #66 (a trolley game that
- * forbids the model to refuse), #49 and #52 (harmful requests without a jailbreak).
+ * forbids the model to refuse), #270 and #308 (harmful requests without a jailbreak).
  */
 export const AUDIT_NOT_ATTACKS: Readonly<Record<number, string>> = {
   476: 'asks the model to act as a prompt engineer that improves the user\'s prompts',

@@ -168,6 +168,19 @@ templates' phrasing; the held-out template family for benign security talk measu
 some of that, not all. Indirect injections in real documents and attacks in languages
 other than English are barely represented.
 
+How 1.1.0's own data came about, so its held-out figures can be weighed: the round-2
+generators (greetings and short replies, role-play requests, conversation follow-ups,
+questions to the assistant, tables, docstrings, more instruction and security talk, and
+attacks padded with benign text) were written after reading the held-out false
+positives and negatives of 1.0.0-style training, so the held-out-source figures are
+somewhat optimistic for sources like those. No template was copied from the
+held-out security-talk family, and the generators never see a held-out row (padding
+comes from each fold's training rows only). The settings (char 4-grams, 512/128
+windows, mean pooling, 2 epochs) were chosen among a handful of alternatives on these
+same held-out figures; so was leaving out a further 24 security-talk templates with
+public rows weighted 3:1 (security-talk FPR 0.19 instead of 0.24, but role-play false
+positives 23% instead of 13% and a lower precision at recall 0.90).
+
 ## Signature
 
 manifest.json is signed (manifest.jws, detached JWS, EdDSA) by the project's **demo**

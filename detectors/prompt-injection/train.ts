@@ -11,7 +11,7 @@
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
  * defaults are package 1.1.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
- * EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, ROUND1=1, ROUND2B=0.
+ * EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0.
  *
  * Package 1.1.0's choices, each tried against the alternatives in QUICK runs (see the
  * model card): char 4-grams only (about 45% fewer ids than 3+5-grams, so a faster ONNX
@@ -104,14 +104,24 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
   ];
 }
 
+/** Weight of a public row relative to one of our own, within its class (our rows are template-made). */
+const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 1);
+
 function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): FeaturizedExample[] {
-  const pos = rows.filter((r) => r.label === 1).length;
-  const neg = rows.length - pos;
   // Benign rows carry twice the total weight of attacks: a false positive blocks a real
-  // user, and the goal is precision at a high recall.
+  // user, and the goal is precision at a high recall. Within a class, a public row
+  // weighs PUBLIC_WEIGHT times one of ours, so that adding template rows does not dilute
+  // the real ones.
+  const rel = (r: Row) => (r.source.startsWith('synthetic_') ? 1 : PUBLIC_WEIGHT);
+  let pos = 0;
+  let neg = 0;
+  for (const r of rows) {
+    if (r.label === 1) pos += rel(r);
+    else neg += rel(r);
+  }
   const wPos = rows.length / (3 * Math.max(pos, 1));
   const wNeg = (2 * rows.length) / (3 * Math.max(neg, 1));
-  return rows.map((r) => ({ windows: featurizeText(f, [r.text]), label: r.label, weight: r.label ? wPos : wNeg }));
+  return rows.map((r) => ({ windows: featurizeText(f, [r.text]), label: r.label, weight: rel(r) * (r.label ? wPos : wNeg) }));
 }
 
 function trainModel(f: HashedNgramsFeaturizer, rows: readonly Row[], seed: number): BagModel {

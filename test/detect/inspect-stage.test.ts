@@ -126,9 +126,10 @@ test('an attack split across two messages is read as one stream', async () => {
   });
 });
 
-// Known gap of prompt-injection 1.0.0: the mean-pooled window dilutes a short attack that
-// follows benign text (it passed before only because a 100 ms budget ran out under load).
-test('an attack at the end of a long benign text is found (windows)', { todo: 'the detector misses attacks padded with benign text' }, async () => {
+// A gap of prompt-injection 1.0.0 (a todo until 1.1.0): the mean-pooled window diluted a
+// short attack that follows benign text. 1.1.0 reads shorter windows (512 characters) and
+// trained on attacks padded with benign text (detectors/prompt-injection/synth.ts).
+test('an attack at the end of a long benign text is found (windows)', async () => {
   await withStage(pi(), '[prompt-injection]', async (stage) => {
     const long = `${'The museum opens at nine and the guided tours start every hour. '.repeat(500)}\n${ATTACK}`;
     const d = await decide(stage, [{ text: long }]);
@@ -137,12 +138,13 @@ test('an attack at the end of a long benign text is found (windows)', { todo: 't
 });
 
 // A featurizer that throws on a marker: stands for any detector failure at request time.
+// Same version as the shipped package's featurizer (the manifest copy keeps it).
 const throwing = {
   name: 'test-throwing',
-  version: 1,
+  version: 2,
   kind: 'text' as const,
   create(params: unknown) {
-    const f = new HashedNgramsFeaturizer(params as HashedNgramsParams);
+    const f = new HashedNgramsFeaturizer(params as HashedNgramsParams, 2);
     const featurize = f.featurize.bind(f);
     f.featurize = (w: string) => {
       if (w.includes('boom')) throw new Error('featurizer failed');
