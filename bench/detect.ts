@@ -125,21 +125,14 @@ detectors:
   const svc = { logger: silentLogger, observer: {}, state: new MemoryStore(), detectors: new DetectorSessions() };
   const stage = (await createInspectStage(r.loaded, svc))!;
   const t2 = text(2048);
-  // A context as the parse stage leaves it. (Until package 1.1.0 this lacked \`http\`, so
-  // the detector threw reading the client address and every request was denied with
-  // PALISADE_DETECTOR_UNAVAILABLE: the row measured the error path, not a pass.)
   const ctx = (): RequestContext =>
     ({
       id: 'b',
-      startedAt: performance.now(),
-      receivedAt: Date.now(),
-      http: { method: 'POST', url: '/v1/chat/completions', path: '/v1/chat/completions', headers: {}, remoteAddress: '127.0.0.1', clientAddress: '127.0.0.1' },
-      route: { protocol: 'openai', operation: 'chat', upstreamPath: '/v1/chat/completions', query: '' },
+      // The stage reads the client address (stream detectors key on it).
+      http: { clientAddress: '127.0.0.1' },
       model: { name: 'm' } as ModelRuntime,
-      body: {},
       request: { protocol: 'openai', model: 'm', operation: 'chat', texts: [{ role: 'user', text: t2, path: 'messages[0].content' }], tensors: [], params: { stream: false }, body: {} },
       notes: [],
-      signal: new AbortController().signal,
       locals: {},
     }) as unknown as RequestContext;
   for (let i = 0; i < 300; i++) await stage.request!(ctx());

@@ -138,13 +138,12 @@ test('an attack at the end of a long benign text is found (windows)', async () =
 });
 
 // A featurizer that throws on a marker: stands for any detector failure at request time.
-// Same version as the shipped package's featurizer (the manifest copy keeps it).
 const throwing = {
   name: 'test-throwing',
-  version: 2,
+  version: 1,
   kind: 'text' as const,
   create(params: unknown) {
-    const f = new HashedNgramsFeaturizer(params as HashedNgramsParams, 2);
+    const f = new HashedNgramsFeaturizer(params as HashedNgramsParams);
     const featurize = f.featurize.bind(f);
     f.featurize = (w: string) => {
       if (w.includes('boom')) throw new Error('featurizer failed');
@@ -158,6 +157,9 @@ async function throwingPackage(dir: string): Promise<void> {
   const pkg = copyPackage(dir, 'throwing');
   const m = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
   m.featurizer.name = 'test-throwing';
+  // The test featurizers register as version 1, whatever version the shipped package's
+  // featurizer is (these tests are about failures, not scores).
+  m.featurizer.version = 1;
   writeFileSync(join(pkg, 'manifest.json'), JSON.stringify(m, null, 2));
   const key = await generateSigningKey('test');
   writeFileSync(join(dir, 'test.pub.jwk'), JSON.stringify(key.publicJwk));
