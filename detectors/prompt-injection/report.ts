@@ -179,7 +179,13 @@ comes from each fold's training rows only). The settings (char 4-grams, 512/128
 windows, mean pooling, 2 epochs) were chosen among a handful of alternatives on these
 same held-out figures; so was leaving out a further 24 security-talk templates with
 public rows weighted 3:1 (security-talk FPR 0.19 instead of 0.24, but role-play false
-positives 23% instead of 13% and a lower precision at recall 0.90).
+positives 23% instead of 13% and a lower precision at recall 0.90). Seed noise is about
+as large as those differences: with \`SEED=2\` the same settings give held-out AUROC
+0.9757 and precision 0.843 at recall 0.90 (seed 1: 0.9788 and 0.867), role-play false
+positives 20%, and the padded attack of the inspect-stage test scores 0.506 by the
+random-split model (0.696 with seed 1) — near the threshold, so that test passes with
+this package but the weakness is not gone. A wider head (64 hidden units) was better
+with seed 1 and worse with seed 2, so it was not taken.
 
 ## Signature
 

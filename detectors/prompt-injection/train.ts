@@ -11,7 +11,7 @@
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
  * defaults are package 1.1.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
- * EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0.
+ * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0.
  *
  * Package 1.1.0's choices, each tried against the alternatives in QUICK runs (see the
  * model card): char 4-grams only (about 45% fewer ids than 3+5-grams, so a faster ONNX
@@ -67,7 +67,7 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
 const PACKAGE_VERSION = '1.1.0';
-const MODEL = { dim: 16, hidden: 32, pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
+const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 32), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
 const TRAIN = { epochs: Number(process.env.EPOCHS ?? 2), batchSize: 32, lr: 1e-3, embeddingLr: Number(process.env.EMB_LR ?? 5e-3) };
