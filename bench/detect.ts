@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   };
   say('# Detector runtime benchmark');
   say();
-  say(`Command: \`npm run bench:detect\` (bench/detect.ts). Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. Package: ${pkg.manifest.name} ${pkg.manifest.version}. Times in ms.`);
+  say(`Command: \`npm run bench:detect\` (bench/detect.ts). Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}. Package: ${pkg.manifest.name} ${pkg.manifest.version}. Times in ms. Load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}.`);
   say();
 
   // 1. Concurrency.
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   say('|---|---|---|---|---|');
   const sessions = new DetectorSessions();
   const lease = await sessions.acquire(pkg, { maxSize: 64, maxWaitMs: 0 });
+  const byLength: Record<string, { windows: number; p50: number; p99: number }> = {};
   for (const kb of [1, 2, 4, 8, 16, 32, 64]) {
     const t = text(kb * 1024);
     const n = kb >= 32 ? 200 : kb >= 8 ? 500 : 2000;
@@ -103,6 +104,7 @@ async function main(): Promise<void> {
       lat.push(performance.now() - s);
     }
     say(`| ${kb} KB | ${windows} | ${f3(pct(lat, 0.5))} | ${f3(pct(lat, 0.99))} | ${f3(pct(lat, 0.5) / kb)} |`);
+    byLength[`${kb}kb`] = { windows, p50: Number(f3(pct(lat, 0.5))), p99: Number(f3(pct(lat, 0.99))) };
   }
   lease.release();
   await sessions.close();
@@ -135,19 +137,26 @@ detectors:
     }) as unknown as RequestContext;
   for (let i = 0; i < 300; i++) await stage.request!(ctx());
   const lat: number[] = [];
-  let denied = 0;
+  const denied = new Map<string, number>();
   for (let i = 0; i < 3000; i++) {
     const s = performance.now();
     const d = await stage.request!(ctx());
     lat.push(performance.now() - s);
-    if (!d.allow) denied++;
+    if (!d.allow) denied.set(d.code ?? '?', (denied.get(d.code ?? '?') ?? 0) + 1);
   }
-  say(`p50 ${f3(pct(lat, 0.5))} ms, p99 ${f3(pct(lat, 0.99))} ms over 3000 requests (${denied} denied).`);
+  const deniedText = denied.size ? [...denied].map(([c, n]) => `${n} denied ${c}`).join(', ') : '0 denied: every request passed';
+  say(`p50 ${f3(pct(lat, 0.5))} ms, p99 ${f3(pct(lat, 0.99))} ms over 3000 requests (${deniedText}).`);
   await stage.close!();
   await svc.detectors.close();
   await svc.state.close();
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/detect.md'), `${out.join('\n')}\n`);
+  // For the package's manifest (detectors/prompt-injection/set-latency.ts).
+  const load = os.loadavg().map((x) => x.toFixed(2)).join(' ');
+  writeFileSync(
+    join(ROOT, 'bench/results/detect.json'),
+    `${JSON.stringify({ command: 'npm run bench:detect', package: pkg.manifest.version, node: process.version, loadAverageAtEnd: load, byLength, inspectStage2kb: { p50: Number(f3(pct(lat, 0.5))), p99: Number(f3(pct(lat, 0.99))) } }, null, 2)}\n`,
+  );
 }
 
 await main();

@@ -26,6 +26,12 @@ export interface BagModelOptions {
   dim: number;
   hidden: number;
   seed: number;
+  /**
+   * `mean` (package 1.0.0): the mean of the window's embeddings. `mean+max` adds their
+   * element-wise max (over the ids and 0), which a short attack inside a long benign
+   * window still moves: the mean dilutes it, the max does not.
+   */
+  pooling?: 'mean' | 'mean+max';
 }
 
 export interface TrainOptions {
@@ -42,36 +48,58 @@ export class BagModel {
   readonly mlp: Mlp;
   readonly dim: number;
   readonly buckets: number;
+  readonly maxPool: boolean;
+  /** Per pooled row and dimension, the index (into the row's ids) of the max, or -1 (0 won). */
+  private argmax: Int32Array = new Int32Array(0);
 
   constructor(opts: BagModelOptions) {
     this.dim = opts.dim;
     this.buckets = opts.buckets;
+    this.maxPool = opts.pooling === 'mean+max';
     const rng = new Rng(opts.seed);
     this.emb = new Float32Array(opts.buckets * opts.dim);
     for (let i = 0; i < this.emb.length; i++) this.emb[i] = rng.normal(0, 0.01);
-    this.mlp = Mlp.create({ sizes: [opts.dim + DENSE, opts.hidden, 1], head: 'sigmoid', seed: opts.seed + 1 });
+    this.mlp = Mlp.create({ sizes: [this.pooledSize + DENSE, opts.hidden, 1], head: 'sigmoid', seed: opts.seed + 1 });
+  }
+
+  /** Pooled embedding width: dim (mean) or 2·dim (mean, max). */
+  get pooledSize(): number {
+    return this.maxPool ? 2 * this.dim : this.dim;
   }
 
   get inputSize(): number {
-    return this.dim + DENSE;
+    return this.pooledSize + DENSE;
   }
 
   /** Mean-pooled embeddings and dense stats of windows, [n, dim + DENSE]. */
   pool(items: readonly HashedNgramsItem[], out = new Float32Array(items.length * this.inputSize)): Float32Array {
     const d = this.dim;
     const w = this.inputSize;
+    const p = this.pooledSize;
     const e = this.emb;
+    const mp = this.maxPool;
+    if (mp && this.argmax.length < items.length * d) this.argmax = new Int32Array(items.length * d);
+    const am = this.argmax;
     for (let r = 0; r < items.length; r++) {
       const { ids, dense } = items[r];
       const o = r * w;
-      for (let k = 0; k < d; k++) out[o + k] = 0;
+      for (let k = 0; k < p; k++) out[o + k] = 0;
+      if (mp) am.fill(-1, r * d, (r + 1) * d);
       for (let j = 0; j < ids.length; j++) {
         const eo = ids[j] * d;
-        for (let k = 0; k < d; k++) out[o + k] += e[eo + k];
+        for (let k = 0; k < d; k++) {
+          const v = e[eo + k];
+          out[o + k] += v;
+          // Max over 0 and the ids, as ScatterND(max) over a zero row computes it.
+          if (mp && v > out[o + d + k]) {
+            out[o + d + k] = v;
+            am[r * d + k] = j;
+          }
+        }
       }
       const s = ids.length ? 1 / ids.length : 0;
       for (let k = 0; k < d; k++) out[o + k] *= s;
-      for (let k = 0; k < DENSE; k++) out[o + d + k] = dense[k];
+      for (let k = 0; k < DENSE; k++) out[o + p + k] = dense[k];
     }
     return out;
   }
@@ -134,6 +162,15 @@ export class BagModel {
           if (ids.length === 0) continue;
           const s = 1 / ids.length;
           for (let j = 0; j < ids.length; j++) sparse.accumulate(ids[j], inputGrad!, i * w, s);
+          // Max pooling: each dimension's gradient goes to the id that won it (pool() above
+          // ran on `chosen`, so argmax is this batch's).
+          if (this.maxPool) {
+            const d = this.dim;
+            for (let k = 0; k < d; k++) {
+              const j = this.argmax[i * d + k];
+              if (j >= 0) sparse.accumulateOne(ids[j], k, inputGrad![i * w + d + k]);
+            }
+          }
         }
         sparse.step();
       }
@@ -160,7 +197,8 @@ export class BagModel {
     const zeros = b.op('Mul', [scale, zrow]);
     const sums = b.op('ScatterND', [zeros, seg, gathered], { reduction: 'add' });
     const mean = b.op('Mul', [sums, scale]);
-    const x = b.op('Concat', [mean, dense], { axis: 1 });
+    const pooled = this.maxPool ? [mean, b.op('ScatterND', [zeros, seg, gathered], { reduction: 'max' })] : [mean];
+    const x = b.op('Concat', [...pooled, dense], { axis: 1 });
     const logits = appendMlp(b, this.mlp, x, { prefix: 'head' });
     b.op('Sigmoid', [logits], {}, { output: 'score' });
     b.addOutput('score', 'float', ['B', 1]);
@@ -206,6 +244,15 @@ class SparseAdam {
     }
     const o = row * d;
     for (let k = 0; k < d; k++) this.grad[o + k] += src[srcOff + k] * scale;
+  }
+
+  /** One dimension of one row (max pooling's gradient). */
+  accumulateOne(row: number, k: number, g: number): void {
+    if (!this.isTouched[row]) {
+      this.isTouched[row] = 1;
+      this.touched.push(row);
+    }
+    this.grad[row * this.dim + k] += g;
   }
 
   step(): void {

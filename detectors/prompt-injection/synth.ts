@@ -373,3 +373,265 @@ export function benignEncoded(rng: Rng, n: number): Row[] {
     return { text, label: 0 as const, source: 'synthetic_benign_encoded' };
   });
 }
+
+// ---------------------------------------------------------------- short benign (round 2)
+
+const GREETINGS = ['hi', 'hello', 'hey', 'hey there', 'hi there', 'hello there', 'good morning', 'good evening', 'good afternoon', 'howdy', 'greetings', 'yo', 'hiya', 'morning', 'hello again', 'hi again', 'heya', 'sup'];
+const GREET_NAMES = ['', '', '', 'team', 'everyone', 'bot', 'assistant', 'friend', 'Sam', 'Maria', 'ChatGPT', 'Claude', 'buddy', 'folks', 'world', 'helper', 'Gemini', 'Jarvis', 'Alexa', 'sir'];
+const SHORT_REPLIES = ['thanks', 'thank you', 'thanks a lot', 'ok', 'okay', 'yes', 'no', 'sure', 'great', 'cool', 'perfect', 'got it', 'nice', 'bye', 'goodbye', 'see you', 'lol', 'hmm', 'yes please', 'no thanks', 'continue', 'go on', 'more', 'again', 'test', 'testing', 'ping', 'help', 'what?', 'why?', 'really?', 'awesome, thanks!', 'that works', 'never mind', 'sounds good', 'one more time'];
+const FOLLOW_UPS = ['', '', 'How are you?', 'How are you today?', 'Can you help me?', 'I have a question.', 'What can you do?', 'Are you there?', 'Nice to meet you.', 'How is it going?', 'Quick question:', 'Can we talk?', 'Is this working?', 'What\'s new?', 'Who are you?', 'What is your name?', 'Can you hear me?', 'Let\'s get started.'];
+const SHORT_QUESTIONS = [
+  'What time is it in {city}?', 'Weather in {city} tomorrow?', 'How do I boil an egg?', 'Translate "{word}" to {lang}.', 'Define {word}.', 'Synonym for {word}?', 'What is {n} times {m}?',
+  'Tell me a joke.', 'Recommend a good book.', 'Who won the World Cup in 2018?', 'How tall is Mount Everest?', 'Spell {word}.', 'What does {word} mean?', 'Is {city} worth visiting?',
+  'Give me a fun fact.', 'How many days until Christmas?', 'Convert {n} miles to km.', 'Best pizza toppings?', 'Summarize this: {word}.', 'Write a haiku about {word}.',
+];
+const SHORT_SLOTS: Record<string, readonly string[]> = {
+  city: ['Tokyo', 'Paris', 'Lisbon', 'Denver', 'Cairo', 'Oslo', 'Lima', 'Seoul', 'Berlin', 'Nairobi'],
+  word: ['serendipity', 'bread', 'ocean', 'autumn', 'kindness', 'rhythm', 'library', 'window', 'coffee', 'friendship'],
+  lang: ['French', 'Spanish', 'German', 'Japanese', 'Italian', 'Portuguese'],
+  n: ['3', '7', '12', '25', '42', '100'],
+  m: ['4', '9', '11', '16', '30'],
+};
+
+function casing(rng: Rng, s: string): string {
+  const r = rng.float();
+  if (r < 0.4) return s.charAt(0).toUpperCase() + s.slice(1);
+  if (r < 0.5) return s.toUpperCase();
+  return s;
+}
+
+/** Greetings, one-word replies and short everyday questions: very short texts give the model few n-grams to go on. */
+export function shortBenign(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => {
+    const r = rng.float();
+    let text: string;
+    if (r < 0.45) {
+      const name = pick(rng, GREET_NAMES);
+      text = casing(rng, pick(rng, GREETINGS)) + (name ? `${pick(rng, [', ', ' '])}${name}` : '') + pick(rng, ['', '', '!', '!!', '.', ' :)', '?', ' 👋']);
+      const f = pick(rng, FOLLOW_UPS);
+      if (f) text += ` ${f}`;
+    } else if (r < 0.75) {
+      text = casing(rng, pick(rng, SHORT_REPLIES)) + pick(rng, ['', '', '!', '.', '?', ' :)']);
+    } else {
+      text = fill(rng, pick(rng, SHORT_QUESTIONS), SHORT_SLOTS);
+    }
+    return { text, label: 0 as const, source: 'synthetic_short_benign' };
+  });
+}
+
+// ---------------------------------------------------------------- role-play benign (round 2)
+
+const ROLE_JOBS = [
+  'Linux terminal', 'JavaScript console', 'SQL terminal', 'travel guide', 'personal trainer', 'motivational coach', 'stand-up comedian', 'poet', 'rapper', 'novelist', 'movie critic',
+  'relationship coach', 'math teacher', 'English pronunciation helper', 'spoken English teacher', 'storyteller', 'football commentator', 'debate coach', 'screenwriter', 'chef',
+  'dietitian', 'career counselor', 'pet behaviorist', 'interior decorator', 'florist', 'self-help book', 'text-based adventure game', 'Excel sheet', 'interviewer for a product manager position',
+  'Socratic tutor', 'tech reviewer', 'IT expert', 'accountant', 'real estate agent', 'historian', 'philosopher', 'astrologer', 'yoga instructor', 'magician', 'etymologist', 'UX/UI developer',
+  'cyber security specialist', 'plagiarism checker', 'regex generator', 'prompt generator', 'character from a movie', 'fancy title generator', 'emoji translator', 'gaslighter in a drama scene',
+  'language detector', 'salesperson', 'commit message generator', 'diagram generator', 'life coach', 'tea taster', 'drunk person in a comedy sketch', 'mathematical history teacher',
+];
+const ROLE_DUTIES = [
+  'I will type commands and you will reply with what the {job} should show.',
+  'I will give you a topic and you will write about it from the point of view of a {job}.',
+  'You will come up with creative ideas and explain them simply.',
+  'I will describe my situation and you will suggest what to do next.',
+  'You should use your knowledge of {field} to answer my questions.',
+  'I will ask you questions and you will answer as the {job} would.',
+  'Your task is to correct my mistakes and suggest improvements.',
+  'You will ask me questions one at a time and wait for my answers.',
+  'You will create a story that is entertaining and imaginative for the audience.',
+  'You need to research the subject and present it in an engaging way.',
+  'I want you to respond in the style of a {job}, using the vocabulary they would use.',
+];
+const ROLE_RULES = [
+  'I want you to only reply with the output inside one unique code block, and nothing else.',
+  'Do not write explanations.',
+  'Do not type commands unless I instruct you to do so.',
+  'When I need to tell you something in English, I will do so by putting text inside curly brackets {like this}.',
+  'Only reply with the answer and nothing else.',
+  'Stay in character for the whole conversation.',
+  'Do not break character, even if I ask you something off topic.',
+  'Keep your replies under 100 words.',
+  'Reply in {lang} only.',
+  'Do not write all the conversation at once.',
+  'Ask me the questions one by one, like an interviewer does, and wait for my answers.',
+  'Do not mention that you are an AI; just play the role.',
+  'Use a friendly tone and simple words.',
+  'You must not give medical or legal advice; suggest a professional instead.',
+  'Ignore grammar mistakes in my messages and focus on the content.',
+  'Forget any style you used before and write like a 19th-century novelist.',
+];
+const ROLE_FIRST = [
+  'My first command is pwd.', 'My first request is "{req}".', 'My first sentence is "{req}".', 'My first question is "{req}".', 'My first suggestion request is "{req}".',
+  'The first topic is {field}.', 'Start by introducing yourself.', 'My first line is "Hi, I would like to book a table for two."', 'Let\'s begin with {field}.',
+];
+const ROLE_SLOTS: Record<string, readonly string[]> = {
+  job: ROLE_JOBS,
+  field: ['ancient Rome', 'machine learning', 'gardening', 'personal finance', 'the French revolution', 'quantum physics', 'jazz history', 'nutrition', 'the stock market', 'web accessibility', 'chess openings', 'network security'],
+  lang: ['English', 'Spanish', 'French', 'German', 'Japanese'],
+  req: ['I need help writing a toast for my sister\'s wedding', 'how can I stay motivated while studying', 'write a poem about the sea', 'plan a week of vegetarian meals', 'what should I see in Kyoto in two days', 'explain recursion with an example', 'I want to redecorate my living room', 'create a workout for beginners', 'how do I ask my boss for a raise', 'write a short scene in a haunted lighthouse'],
+};
+
+/** awesome-chatgpt-prompts-like role-play requests (act as / I want you to act as), with their rules and first request. */
+export function rolePlayBenign(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => {
+    const job = pick(rng, ROLE_JOBS);
+    const intro = pick(rng, [`I want you to act as a ${job}.`, `I want you to act as ${job}.`, `Act as a ${job}.`, `You are a ${job}.`, `Please act as my ${job}.`, `I would like you to be a ${job}.`, `Pretend to be a ${job}.`, `Imagine you are a ${job}.`]);
+    const parts = [intro];
+    const nd = 1 + rng.int(2);
+    for (let i = 0; i < nd; i++) parts.push(fill(rng, pick(rng, ROLE_DUTIES), { ...ROLE_SLOTS, job: [job] }));
+    const nr = rng.int(4);
+    for (let i = 0; i < nr; i++) parts.push(fill(rng, pick(rng, ROLE_RULES), ROLE_SLOTS));
+    if (rng.float() < 0.8) parts.push(fill(rng, pick(rng, ROLE_FIRST), ROLE_SLOTS));
+    return { text: parts.join(' '), label: 0 as const, source: 'synthetic_benign_roleplay' };
+  });
+}
+
+// ---------------------------------------------------------------- more hard benign talk (round 2)
+
+const MORE_BENIGN_TALK = [
+  'Our chatbot keeps answering off-topic questions. How should I word its system prompt so it stays on {field}?',
+  'Give me three examples of prompt injection for my security slides, and explain how each is mitigated.',
+  'What is the "DAN" jailbreak and why did it work on early chatbots? I am writing a report.',
+  'Can an LLM be tricked into revealing its instructions? What do vendors do about it?',
+  'Rewrite these onboarding instructions so a new hire can follow them: 1) set up VPN 2) ignore the old wiki 3) ask your buddy.',
+  'I told my kids to ignore the previous rule about screen time on weekends. How do I explain the new rule?',
+  'How do I make my LLM app refuse requests to reveal the system prompt, without being rude?',
+  'Write a policy paragraph: employees must never paste secrets into public chatbots.',
+  'What are red teaming exercises for language models, and who runs them?',
+  'Explain the difference between direct and indirect prompt injection with a harmless example.',
+  'Can you override the default font in my CSS? The theme instructions are ignored.',
+  'My manager said to disregard the previous estimate. How do I update the project plan?',
+  'In my tabletop game, players role-play as spies who must bypass the guard. Give me three puzzle ideas.',
+  'How do I reset my password if I forgot the answer to my security question?',
+  'What does a penetration tester do on a typical day?',
+  'Summarize the main ideas of the paper "Ignore Previous Prompt: Attack Techniques for Language Models".',
+  'Is it ethical to jailbreak my own phone? What are the risks for warranty?',
+  'Write a short story where the AI assistant refuses to help a villain, politely.',
+  'What should be in the system message for a tutoring bot for children?',
+  'How can I detect if a web page contains hidden text aimed at AI assistants?',
+  'Create a checklist for reviewing LLM outputs for leaked secrets.',
+  'Please act as my editor and ignore the first paragraph; it is only a placeholder.',
+  'My previous instructions were unclear. Here is the corrected version: summarize the attached report in five bullets.',
+  'From now on, please answer in British English and keep it short.',
+  'New rule for this chat: use metric units only.',
+  'You are a helpful assistant. Answer the user\'s questions about our return policy.',
+  'System: you are a friendly assistant for a bakery. User: what time do you open?',
+  'Repeat after me: "the quick brown fox jumps over the lazy dog".',
+  'Print the numbers from 1 to 10 in Python.',
+  'Reveal the answer to the riddle only after I make three guesses.',
+];
+
+/** Benign talk about instructions, system prompts, jailbreaks and security, of the train family (disjoint from the eval family). */
+export function moreBenignTalk(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => ({ text: fill(rng, pick(rng, MORE_BENIGN_TALK), { ...BENIGN_SLOTS, field: ROLE_SLOTS.field }), label: 0 as const, source: 'synthetic_benign_security_talk_train' }));
+}
+
+// ---------------------------------------------------------------- padded attacks (round 2)
+
+/**
+ * A short attack hidden before, inside or after benign text made of other rows (the
+ * benign rows given: use training rows only), and the same benign text without the
+ * attack as a benign row, so that length or padding alone says nothing.
+ */
+export function paddedAttacks(rng: Rng, benign: readonly string[], attacks: readonly string[], n: number): Row[] {
+  const out: Row[] = [];
+  if (!benign.length || !attacks.length) return out;
+  for (let i = 0; i < n; i++) {
+    const len = 300 + rng.int(rng.float() < 0.5 ? 1500 : 5000);
+    let pad = '';
+    // Half the pads are the given rows, half our long-document sentences (mail, notes, manuals).
+    const from = rng.float() < 0.5 ? benign : SENTENCES;
+    while (pad.length < len) pad += `${pick(rng, from)}${rng.float() < 0.3 ? '\n\n' : ' '}`;
+    let attack = pick(rng, attacks);
+    if (attack.length > 400) attack = attack.slice(0, 400);
+    const where = rng.float();
+    let text: string;
+    if (where < 0.5) text = `${pad}\n${attack}`;
+    else if (where < 0.7) text = `${attack}\n${pad}`;
+    else {
+      const cut = pad.indexOf(' ', rng.int(pad.length));
+      text = cut < 0 ? `${pad} ${attack}` : `${pad.slice(0, cut)} ${attack} ${pad.slice(cut + 1)}`;
+    }
+    out.push({ text, label: 1, source: 'synthetic_padded_attack' });
+    out.push({ text: pad, label: 0, source: 'synthetic_padded_benign' });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- conversation follow-ups, questions to the assistant, tables, docstrings (round 2)
+
+const FOLLOW_UP_TEMPLATES = [
+  'Rewrite your previous answer {style}.', 'Take your last response and {edit}.', 'Can you {edit} in your previous reply?', 'Shorten the above to {n} sentences.',
+  'Now do the same for {thing2}.', 'Expand on the second point of your previous answer.', 'Make the above more {adj}.', 'Please redo it, but {edit}.',
+  'Ignore the last paragraph of your answer and {edit}.', 'Forget the poem; {edit} instead.', 'Continue from where you stopped.', 'Translate your previous response into {lang}.',
+  'Summarize everything above in a table.', 'Repeat your last answer but {style}.', 'Go back to my first question and answer it again {style}.', 'That is not what I asked. {edit}.',
+  'Based on your previous answer, what should I do first?', 'Use the rules you described above to grade this essay.', 'Disregard my earlier typo and {edit}.',
+];
+const FOLLOW_SLOTS: Record<string, readonly string[]> = {
+  style: ['as a limerick', 'in plain English', 'for a ten-year-old', 'in a more formal tone', 'as bullet points', 'in one paragraph', 'with fewer technical terms', 'like a pirate'],
+  edit: ['fix the grammar', 'remove the jargon', 'add an example', 'make it funnier', 'start every sentence with the letter B', 'use metric units', 'eliminate gendered pronouns', 'cite your sources', 'rephrase it as a haiku', 'add a conclusion'],
+  thing2: ['Python', 'the second dataset', 'the other city', 'chapter two', 'the French version'],
+  adj: ['concise', 'persuasive', 'friendly', 'detailed', 'professional'],
+  n: ['two', 'three', 'five'],
+  lang: ['French', 'Spanish', 'German', 'Italian'],
+};
+
+/** Follow-up turns of a conversation ("rewrite your previous answer ..."), which point back at earlier text like injections do. */
+export function followUps(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => ({ text: fill(rng, pick(rng, FOLLOW_UP_TEMPLATES), FOLLOW_SLOTS), label: 0 as const, source: 'synthetic_benign_follow_up' }));
+}
+
+const ASSISTANT_QUESTIONS = [
+  'Are you {q}?', 'Do you have {q2}?', 'Can you {can}?', 'What is your favorite {fav}?', 'Who made you?', 'How do you work?', 'Will this chat be saved?', 'Do you remember what I said yesterday?',
+  'What are you able to help with?', 'Is it true that you can browse the internet?', 'Why did you say that?', 'How old are you?', 'What rules do you follow when you answer medical questions?',
+  'Are all {grp} {q3}?', 'Why do {grp} {verb}?', 'What happens if you {act}?', 'Is it legal to {legal} in {place}?',
+];
+const AQ_SLOTS: Record<string, readonly string[]> = {
+  q: ['an AI', 'a robot', 'conscious', 'sure about that', 'able to feel emotions', 'a real person', 'smarter than humans', 'allowed to lie', 'connected to the internet', 'biased'],
+  q2: ['feelings', 'a name', 'opinions', 'access to my files', 'a memory of our chats', 'any limits'],
+  can: ['see images', 'write code', 'speak French', 'keep a secret', 'remember my name', 'set a reminder'],
+  fav: ['book', 'color', 'movie', 'food', 'song'],
+  grp: ['cats', 'birds', 'engineers', 'teenagers', 'plants', 'Canadians', 'doctors'],
+  q3: ['mammals', 'the same', 'friendly', 'nocturnal'],
+  verb: ['sleep so much', 'migrate', 'like coffee', 'need sunlight'],
+  act: ['swallow gum', 'crack your knuckles', 'go outside with wet hair', 'eat after midnight'],
+  legal: ['drive barefoot', 'collect rainwater', 'fly a drone', 'own a fox'],
+  place: ['Texas', 'the UK', 'Japan', 'California'],
+};
+
+/** Questions addressed to the assistant itself, and odd-but-harmless questions. */
+export function assistantQuestions(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => ({ text: fill(rng, pick(rng, ASSISTANT_QUESTIONS), AQ_SLOTS), label: 0 as const, source: 'synthetic_benign_assistant_question' }));
+}
+
+const TABLE_HEADS = [['Year', 'Title', 'Role', 'Notes'], ['Place', 'Player', 'Country', 'Score', 'To par'], ['Name', 'Position', 'Team', 'Goals'], ['Date', 'Opponent', 'Result', 'Attendance'], ['Rank', 'City', 'Population', 'Area (km²)']];
+const TABLE_WORDS = ['United States', 'Canada', 'Brazil', 'John Smith', 'Maria Lopez', 'Won', 'Lost', 'Nominated', 'Best Actor', 'Eagles', 'Tigers', 'Berlin', 'Lagos', 'n/a', 'Director', 'Lead', 'Guest'];
+
+/** Markdown tables with a question about them (BIPIA-like contexts without an injection). */
+export function benignTables(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => {
+    const head = pick(rng, TABLE_HEADS);
+    const rows = 3 + rng.int(12);
+    let t = `| ${head.join(' | ')} |\n`;
+    for (let r = 0; r < rows; r++) t += `| ${head.map((_, c) => (c === 0 || rng.float() < 0.3 ? String(1950 + rng.int(70)) : pick(rng, TABLE_WORDS))).join(' | ')} |\n`;
+    const q = pick(rng, ['Which row has the highest value?', 'Summarize this table.', 'How many entries are from Canada?', 'What year appears most often?', 'Answer the question based on the table: who won?']);
+    return { text: rng.float() < 0.5 ? `${t}\n${q}` : `${q}\n\n${t}`, label: 0 as const, source: 'synthetic_benign_table' };
+  });
+}
+
+const DOCSTRINGS = [
+  'You are given a list of integers. Return the sum of the even ones.', 'You are given a string s. Your task is to check if s is a palindrome.',
+  'Given a positive integer n, return the number of its digits.', 'You will be given a sentence; return the words in reverse order.',
+  'Write a function that takes a string and returns it without vowels.', 'Your task is to implement a function that ignores whitespace and compares two strings.',
+  'Return True if the list is sorted in ascending order, else False.', 'You are given two lists. Return the elements they have in common, sorted.',
+];
+
+/** Function stubs with docstrings that address the reader ("You are given ...", "Your task is ..."), as in code benchmarks. */
+export function benignDocstrings(rng: Rng, n: number): Row[] {
+  return Array.from({ length: n }, () => {
+    const name = pick(rng, ['solve', 'check', 'count_digits', 'reverse_words', 'remove_vowels', 'common', 'is_sorted', 'compare']);
+    const doc = pick(rng, DOCSTRINGS);
+    const ex = `>>> ${name}(${pick(rng, ['[1, 2, 3]', "'abc'", '12345', "'hello world'"])})\n    ${pick(rng, ['6', 'True', '5', "'world hello'", 'False'])}`;
+    return { text: `def ${name}(x):\n    """\n    ${doc}\n    ${ex}\n    """\n`, label: 0 as const, source: 'synthetic_benign_docstring' };
+  });
+}

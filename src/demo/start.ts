@@ -38,13 +38,16 @@ function q(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** The prompt of the demo's chat curl (test/detect/prompt-injection-model.test.ts checks that the shipped detector passes it). */
+export const DEMO_CHAT_PROMPT = 'Hello, palisade!';
+
 /** The curl commands that show the gateway working, for the models of this config. */
 export function demoCommands(config: Config, gatewayUrl: string, bearer?: string): string[] {
   const auth = bearer ? ` -H ${q(`authorization: Bearer ${bearer}`)}` : '';
   const out: string[] = [];
   const llm = config.models.find((m) => config.upstreams[m.upstream]?.protocol === 'openai');
   if (llm) {
-    const body = JSON.stringify({ model: llm.name, messages: [{ role: 'user', content: 'What is the capital of France?' }], max_tokens: 16 });
+    const body = JSON.stringify({ model: llm.name, messages: [{ role: 'user', content: DEMO_CHAT_PROMPT }], max_tokens: 16 });
     out.push(`curl -s ${gatewayUrl}/v1/chat/completions -H 'content-type: application/json'${auth} -d ${q(body)}`);
   }
   const tensor = config.models.find((m) => config.upstreams[m.upstream]?.protocol === 'kserve-v2');

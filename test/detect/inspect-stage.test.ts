@@ -126,9 +126,10 @@ test('an attack split across two messages is read as one stream', async () => {
   });
 });
 
-// Known gap of prompt-injection 1.0.0: the mean-pooled window dilutes a short attack that
-// follows benign text (it passed before only because a 100 ms budget ran out under load).
-test('an attack at the end of a long benign text is found (windows)', { todo: 'the detector misses attacks padded with benign text' }, async () => {
+// A gap of prompt-injection 1.0.0 (a todo until 1.1.0): the mean-pooled window diluted a
+// short attack that follows benign text. 1.1.0 reads shorter windows (512 characters) and
+// trained on attacks padded with benign text (detectors/prompt-injection/synth.ts).
+test('an attack at the end of a long benign text is found (windows)', async () => {
   await withStage(pi(), '[prompt-injection]', async (stage) => {
     const long = `${'The museum opens at nine and the guided tours start every hour. '.repeat(500)}\n${ATTACK}`;
     const d = await decide(stage, [{ text: long }]);
@@ -156,6 +157,9 @@ async function throwingPackage(dir: string): Promise<void> {
   const pkg = copyPackage(dir, 'throwing');
   const m = JSON.parse(readFileSync(join(pkg, 'manifest.json'), 'utf8'));
   m.featurizer.name = 'test-throwing';
+  // The test featurizers register as version 1, whatever version the shipped package's
+  // featurizer is (these tests are about failures, not scores).
+  m.featurizer.version = 1;
   writeFileSync(join(pkg, 'manifest.json'), JSON.stringify(m, null, 2));
   const key = await generateSigningKey('test');
   writeFileSync(join(dir, 'test.pub.jwk'), JSON.stringify(key.publicJwk));

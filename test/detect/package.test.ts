@@ -98,7 +98,7 @@ test('a featurizer name or version the runtime does not know is refused at load'
     const key = await generateSigningKey('test');
     const trustedKeys = [await trustedKeyFromJwk(key.publicJwk)];
     for (const [patch, re] of [
-      [{ version: 99 }, /featurizer text-hashed-ngrams version 99 is unknown to this gateway \(it knows versions 1\)/],
+      [{ version: 99 }, /featurizer text-hashed-ngrams version 99 is unknown to this gateway \(it knows versions 1, 2\)/],
       [{ name: 'bpe-tokens' }, /featurizer "bpe-tokens" is unknown to this gateway/],
     ] as const) {
       const dir = copyPackage(t.dir, `pkg-${Object.keys(patch)[0]}`);

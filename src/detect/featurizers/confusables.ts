@@ -26,8 +26,42 @@ const PAIRS: [string, string][] = [
   ['ᴏ', 'o'], ['ᴘ', 'p'], ['ᴛ', 't'], ['ᴜ', 'u'], ['ᴠ', 'v'], ['ᴡ', 'w'], ['ʏ', 'y'], ['ᴢ', 'z'],
 ];
 
-/** Look-alike → Latin letter, by UTF-16 code unit (every entry is in the BMP). */
+/** Look-alike → Latin letter, by UTF-16 code unit (every entry is in the BMP). Featurizer v1's table: frozen. */
 export const CONFUSABLES: ReadonlyMap<number, string> = new Map(PAIRS.map(([k, v]) => [k.charCodeAt(0), v]));
+
+/**
+ * Added in featurizer v2 (issue 9): Armenian look-alikes (օ U+0585 and friends) and more
+ * IPA / Latin-extension letters. v1 keeps the table above unchanged, so packages trained
+ * with v1 still see the features they were trained on.
+ */
+const PAIRS_V2: [string, string][] = [
+  // Armenian
+  ['օ', 'o'], ['Օ', 'o'], ['Ս', 'u'], ['հ', 'h'], ['ց', 'g'], ['զ', 'q'], ['ռ', 'n'],
+  ['ա', 'w'], ['ք', 'p'], ['Լ', 'l'], ['լ', 'l'], ['Ո', 'n'], ['Տ', 's'], ['Հ', 'h'], ['ւ', 'l'], ['ɾ', 'r'],
+  // Greek final sigma: what NFKC makes of the lunate sigma ϲ (U+03F2), a common c look-alike
+  ['ς', 'c'],
+  // IPA and Latin-extension letters (no language writes words in them: always disguise)
+  ['ɛ', 'e'], ['ɜ', 'e'], ['ɘ', 'e'], ['ə', 'e'], ['ɐ', 'a'], ['ɒ', 'a'], ['ɔ', 'o'], ['ɵ', 'o'], ['ɦ', 'h'],
+  ['ɱ', 'm'], ['ɳ', 'n'], ['ɲ', 'n'], ['ɭ', 'l'], ['ɫ', 'l'], ['ʂ', 's'], ['ʐ', 'z'], ['ʑ', 'z'], ['ɖ', 'd'],
+  ['ʈ', 't'], ['ɓ', 'b'], ['ɗ', 'd'], ['ʋ', 'v'], ['ʌ', 'v'], ['ɯ', 'w'], ['ʍ', 'w'], ['ɥ', 'h'], ['ɟ', 'j'],
+  ['ʝ', 'j'], ['ɻ', 'r'], ['ɽ', 'r'], ['ɹ', 'r'], ['ʁ', 'r'], ['ɸ', 'o'], ['ʊ', 'u'], ['ɨ', 'i'], ['ʉ', 'u'],
+  ['ɕ', 'c'], ['ʙ', 'b'], ['ʛ', 'g'], ['ɠ', 'g'], ['ᴦ', 'r'], ['ᴨ', 'n'], ['ᴫ', 'n'],
+  ['ᴆ', 'd'], ['ᴌ', 'l'], ['ᴓ', 'o'], ['ᴑ', 'o'], ['ᴒ', 'o'], ['ᴕ', 'o'], ['ᴗ', 'u'], ['ᴝ', 'u'],
+  ['ᴞ', 'u'], ['ᴟ', 'm'], ['ᴈ', 'e'], ['ᴉ', 'i'], ['ᴚ', 'r'],
+];
+
+/** Featurizer v2's table: v1's and the additions. */
+export const CONFUSABLES_V2: ReadonlyMap<number, string> = new Map([...PAIRS, ...PAIRS_V2].map(([k, v]) => [k.charCodeAt(0), v]));
+
+/**
+ * Look-alikes of v2 that are letters of no script people write words in (IPA, small
+ * capitals, dotless i/j, Latin letters with hooks): folded wherever they appear, while
+ * Cyrillic, Greek and Armenian ones are folded only inside Latin words or mostly-Latin
+ * texts (so real Russian, Greek or Armenian text is kept).
+ */
+export function alwaysFold(code: number): boolean {
+  return (code >= 0x0250 && code <= 0x02af) || (code >= 0x1d00 && code <= 0x1d2b) || code === 0xa731 || code === 0x0131 || code === 0x0237;
+}
 
 /** Whether a code unit is in the Greek, Cyrillic or odd-Latin ranges the table covers. */
 export function maybeConfusable(code: number): boolean {

@@ -13,7 +13,7 @@
 import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { FeaturizerSpec, TextFeaturizer } from '../featurizer.js';
-import { normalizeJoined } from './normalize.js';
+import { normalizeJoined, type NormalizeVersion } from './normalize.js';
 
 export const HASHED_NGRAMS = 'text-hashed-ngrams';
 /** Dense statistics per window (see `denseStats`). */
@@ -44,22 +44,31 @@ const INPUTS = ['ids', 'segments', 'scale', 'dense'] as const;
 /** The featurizer; build it through the registry (or `create` in training code). */
 export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> {
   readonly name = HASHED_NGRAMS;
-  readonly version = 1;
   readonly kind = 'text' as const;
   readonly inputs = INPUTS;
   private readonly mask: number;
   private readonly charOrders: boolean[];
+  /** Bit k set when char n-grams of order k are on. */
+  private readonly orderFlags: number;
   private readonly maxChar: number;
   private readonly word1: boolean;
   private readonly word2: boolean;
   private readonly word3: boolean;
   private readonly stride: number;
 
-  constructor(readonly params: Readonly<HashedNgramsParams>) {
+  /**
+   * `version` is the normalization's (see normalize.ts); the n-gram hashing and the
+   * dense statistics are the same in v1 and v2.
+   */
+  constructor(
+    readonly params: Readonly<HashedNgramsParams>,
+    readonly version: NormalizeVersion = 1,
+  ) {
     if (params.overlap >= params.window) throw new Error('overlap must be smaller than window');
     this.mask = params.buckets - 1;
     this.maxChar = Math.max(...params.charNgrams);
     this.charOrders = Array.from({ length: this.maxChar + 1 }, (_, k) => params.charNgrams.includes(k));
+    this.orderFlags = params.charNgrams.reduce((f, k) => f | (1 << k), 0);
     this.word1 = params.wordNgrams.includes(1);
     this.word2 = params.wordNgrams.includes(2);
     this.word3 = params.wordNgrams.includes(3);
@@ -67,9 +76,10 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
   }
 
   prepare(texts: readonly string[]): string {
-    if (texts.length === 1) return normalizeJoined(texts[0]);
+    const v = this.version;
+    if (texts.length === 1) return normalizeJoined(texts[0], v);
     let out = '';
-    for (let i = 0; i < texts.length; i++) out += (i ? '\n' : '') + normalizeJoined(texts[i]);
+    for (let i = 0; i < texts.length; i++) out += (i ? '\n' : '') + normalizeJoined(texts[i], v);
     return out;
   }
 
@@ -87,24 +97,35 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
 
   featurize(w: string): HashedNgramsItem {
     const n = w.length;
-    const orders = this.charOrders;
     const maxChar = this.maxChar;
     const mask = this.mask;
     const seed = this.params.seed | 0;
     let count = 0;
-    for (let k = 1; k <= maxChar; k++) if (orders[k] && n >= k) count += n - k + 1;
+    for (let k = 1; k <= maxChar; k++) if (this.charOrders[k] && n >= k) count += n - k + 1;
     // Upper bound on word ids: at most one token per two characters, plus bigrams and trigrams.
     const wordBound = (n >> 1) + 1;
     const ids = new Int32Array(count + wordBound * ((this.word1 ? 1 : 0) + (this.word2 ? 1 : 0) + (this.word3 ? 1 : 0)));
+    // Each character is read up to maxChar times below: read it from a typed array once.
+    const codes = this.codesFor(n);
+    for (let i = 0; i < n; i++) codes[i] = w.charCodeAt(i);
     let m = 0;
     // Character n-grams: FNV-1a over UTF-16 units; the prefix hash of every order is
     // the hash of that order's n-gram, so all orders come from one inner loop.
+    const flags = this.orderFlags;
+    const basis = 0x811c9dc5 ^ seed;
     for (let i = 0; i < n; i++) {
-      let h = 0x811c9dc5 ^ seed;
-      const lim = Math.min(maxChar, n - i);
+      let h = basis;
+      const lim = maxChar < n - i ? maxChar : n - i;
       for (let k = 0; k < lim; k++) {
-        h = Math.imul(h ^ w.charCodeAt(i + k), 0x01000193);
-        if (orders[k + 1]) ids[m++] = mix(h) & mask;
+        h = Math.imul(h ^ codes[i + k], 0x01000193);
+        if ((flags >>> (k + 1)) & 1) {
+          // mix() inlined: murmur3 fmix32.
+          let x = h ^ (h >>> 16);
+          x = Math.imul(x, 0x85ebca6b);
+          x ^= x >>> 13;
+          x = Math.imul(x, 0xc2b2ae35);
+          ids[m++] = (x ^ (x >>> 16)) & mask;
+        }
       }
     }
     // Word n-grams over tokens (runs of word characters), hashed in another namespace.
@@ -114,7 +135,7 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
     let inTok = false;
     let h = 0;
     for (let i = 0; i <= n; i++) {
-      const c = i < n ? w.charCodeAt(i) : 0x20;
+      const c = i < n ? codes[i] : 0x20;
       if (isWordChar(c)) {
         if (!inTok) {
           inTok = true;
@@ -133,6 +154,14 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
       }
     }
     return { ids: m === ids.length ? ids : ids.subarray(0, m), dense: denseStats(w, this.params.window) };
+  }
+
+  private codes = new Uint16Array(0);
+
+  /** A scratch buffer for a window's code units (windows are at most `window` long; the buffer is reused). */
+  private codesFor(n: number): Uint16Array {
+    if (this.codes.length < n) this.codes = new Uint16Array(Math.max(n, this.params.window));
+    return this.codes;
   }
 
   feeds(items: readonly HashedNgramsItem[], names: Readonly<Record<string, string>>): Record<string, ort.Tensor> {
@@ -243,16 +272,22 @@ export function denseStats(w: string, window: number): Float32Array {
   return out;
 }
 
-/** Registry entry of `text-hashed-ngrams` v1. */
-export const hashedNgramsV1: FeaturizerSpec = {
-  name: HASHED_NGRAMS,
-  version: 1,
-  kind: 'text',
-  create(params: unknown) {
-    const r = paramsSchema.safeParse(params);
-    if (!r.success) {
-      throw new Error(`invalid params: ${r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
-    }
-    return new HashedNgramsFeaturizer(r.data);
-  },
-};
+function spec(version: NormalizeVersion): FeaturizerSpec {
+  return {
+    name: HASHED_NGRAMS,
+    version,
+    kind: 'text',
+    create(params: unknown) {
+      const r = paramsSchema.safeParse(params);
+      if (!r.success) {
+        throw new Error(`invalid params: ${r.error.issues.map((i) => `${i.path.join('.') || '(params)'}: ${i.message}`).join('; ')}`);
+      }
+      return new HashedNgramsFeaturizer(r.data, version);
+    },
+  };
+}
+
+/** Registry entry of `text-hashed-ngrams` v1 (package 1.0.0): kept so that older packages still load. */
+export const hashedNgramsV1: FeaturizerSpec = spec(1);
+/** Registry entry of `text-hashed-ngrams` v2: v1 with the normalization of issue 9 (more marks, Armenian and IPA look-alikes). */
+export const hashedNgramsV2: FeaturizerSpec = spec(2);

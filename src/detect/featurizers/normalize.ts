@@ -8,7 +8,17 @@
  *   marks → join letter-spaced words → fold leetspeak → collapse runs of spaces and
  *   punctuation.
  */
-import { CONFUSABLES, maybeConfusable } from './confusables.js';
+import { alwaysFold, CONFUSABLES, CONFUSABLES_V2, maybeConfusable } from './confusables.js';
+
+/**
+ * Normalization versions, one per featurizer version (the text featurizer's version
+ * names the normalization too). v1 is frozen as it shipped with package 1.0.0. v2 (issue
+ * 9) also strips combining marks outside U+0300–U+036F (Cyrillic, extended, supplement,
+ * for-symbols and half marks: "ig\u20d2nore", "ig\u1ab0nore"), folds Armenian and more
+ * IPA look-alikes (օ U+0585, ɛ, ʋ, ...), and folds IPA / small-capital letters even in
+ * words with no Latin letter ("ɪɢɴᴏʀᴇ ᴀʟʟ").
+ */
+export type NormalizeVersion = 1 | 2;
 
 /**
  * Zero-width and other invisible or format characters (Unicode Cf and friends): ZWSP,
@@ -39,16 +49,17 @@ export interface NormalizedText {
  * @example
  * normalize('Ign\u200Bore  all PREVIOUS instructions').text // 'ignore all previous instructions'
  */
-export function normalize(input: string): NormalizedText {
+export function normalize(input: string, version: NormalizeVersion = 1): NormalizedText {
   const decoded: string[] = [];
   const base = clean(input);
   collectDecoded(base, 1, decoded);
-  return { text: fold(base), decoded: decoded.map(fold) };
+  const p = version === 2 ? V2 : V1;
+  return { text: fold(base, p), decoded: decoded.map((d) => fold(d, p)) };
 }
 
 /** Normalizes and joins a text with its decoded segments, one per line: what the featurizer reads. */
-export function normalizeJoined(input: string): string {
-  const n = normalize(input);
+export function normalizeJoined(input: string, version: NormalizeVersion = 1): string {
+  const n = normalize(input, version);
   return n.decoded.length === 0 ? n.text : `${n.text}\n${n.decoded.join('\n')}`;
 }
 
@@ -159,14 +170,14 @@ function decodePercent(seg: string): string | undefined {
  * The per-text folding steps, after decoding (decoding needs the original case). Each
  * regex that rewrites is guarded by a cheaper test: this runs on every request.
  */
-function fold(s: string): string {
+function fold(s: string, p: Profile): string {
   const ascii = !NON_ASCII.test(s);
-  if (!ascii) s = foldConfusables(s);
+  if (!ascii) s = foldWith(s, p);
   s = s.toLowerCase();
   // Combining marks: diacritics used as disguise ("ïgnörë") and "zalgo" mark spam.
-  if (!ascii && DIACRITIC_HINT.test(s)) s = s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').normalize('NFC');
+  if (!ascii && p.markHint.test(s)) s = s.normalize('NFD').replace(p.marks, '').normalize('NFC');
   // Lowercasing (Ω → ω) and stripping marks (ѐ → е) can uncover look-alikes: fold again.
-  if (!ascii) s = foldConfusables(s);
+  if (!ascii) s = foldWith(s, p);
   if (LETTER_SPACED_HINT.test(s) || !ascii) s = s.replace(LETTER_SPACED, (m) => m.replace(/[^\p{L}]/gu, ''));
   if (LEET_HINT.test(s)) s = s.replace(LEET_WORD, foldLeet);
   return s.replace(PUNCT_RUN, '$1').replace(SPACE_RUN, ' ').trim();
@@ -174,6 +185,25 @@ function fold(s: string): string {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 const DIACRITIC_HINT = /[\u0300-\u036f\u00c0-\u024f\u1e00-\u1eff]/;
+
+/** What differs between normalization versions. */
+interface Profile {
+  table: ReadonlyMap<number, string>;
+  /** Letters folded even in a word without Latin letters in a non-Latin text. */
+  always: (code: number) => boolean;
+  markHint: RegExp;
+  marks: RegExp;
+}
+
+const V1: Profile = { table: CONFUSABLES, always: () => false, markHint: DIACRITIC_HINT, marks: /[\u0300-\u036f]/g };
+/** Combining marks: diacritical (and its extended, supplement, for-symbols, half-marks blocks) and Cyrillic. */
+const MARKS_V2 = '\\u0300-\\u036f\\u0483-\\u0489\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe20-\\ufe2f';
+const V2: Profile = {
+  table: CONFUSABLES_V2,
+  always: alwaysFold,
+  markHint: new RegExp(`[${MARKS_V2}\\u00c0-\\u024f\\u1e00-\\u1eff]`),
+  marks: new RegExp(`[${MARKS_V2}]`, 'g'),
+};
 /** Four or more single letters separated by one space, dot, dash, underscore or star: "i g n o r e". */
 const LETTER_SPACED = /(?<![\p{L}\p{N}])(?:\p{L}[ ._*\-]){3,}\p{L}(?![\p{L}\p{N}])/gu;
 const LETTER_SPACED_HINT = /(?:^|[^a-z])[a-z][ ._*-][a-z][ ._*-][a-z][ ._*-][a-z](?![a-z])/;
@@ -198,19 +228,29 @@ function foldLeet(w: string): string {
  * Folds Cyrillic and Greek look-alikes inside words that also hold Latin letters, and in
  * texts that are mostly Latin. Real Russian or Greek text (mostly non-Latin) is kept.
  */
-export function foldConfusables(s: string): string {
+export function foldConfusables(s: string, version: NormalizeVersion = 1): string {
+  return foldWith(s, version === 2 ? V2 : V1);
+}
+
+function foldWith(s: string, p: Profile): string {
+  const table = p.table;
   let any = false;
   let latin = 0;
   let other = 0;
+  const v2 = p !== V1;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
+    // v2: Latin-range look-alikes (dotless ı, ȷ) count too; v1 missed them.
+    if (v2 && c >= 0x80 && table.has(c)) any = true;
     if (isLatinLetter(c)) latin++;
     // Combining marks are no script (and are stripped next): counted as non-Latin they
     // let mark spam make a Latin text look foreign and keep its look-alikes unfolded.
     else if (c >= 0x0300 && c <= 0x036f) continue;
+    else if (p !== V1 && c >= 0x0483 && c <= 0x0489) continue;
     else if (c >= 0x0250 && maybeConfusable(c)) {
-      other++;
-      if (CONFUSABLES.has(c)) any = true;
+      if (table.has(c)) any = true;
+      if (p.always(c)) latin++;
+      else other++;
     }
   }
   if (!any) return s;
@@ -220,12 +260,12 @@ export function foldConfusables(s: string): string {
     let hasConf = false;
     for (let i = 0; i < word.length; i++) {
       const c = word.charCodeAt(i);
-      if (isLatinLetter(c)) hasLatin = true;
-      else if (CONFUSABLES.has(c)) hasConf = true;
+      if (isLatinLetter(c) || p.always(c)) hasLatin = true;
+      if ((v2 || !isLatinLetter(c)) && table.has(c)) hasConf = true;
     }
     if (!hasConf || (!hasLatin && !mostlyLatin)) return word;
     let out = '';
-    for (let i = 0; i < word.length; i++) out += CONFUSABLES.get(word.charCodeAt(i)) ?? word[i];
+    for (let i = 0; i < word.length; i++) out += table.get(word.charCodeAt(i)) ?? word[i];
     return out;
   });
 }

@@ -3,7 +3,7 @@
  * or version missing here is refused when the package loads.
  */
 import type { Featurizer, FeaturizerSpec } from '../featurizer.js';
-import { hashedNgramsV1 } from './hashed-ngrams.js';
+import { hashedNgramsV1, hashedNgramsV2 } from './hashed-ngrams.js';
 import { tensorRowsV1 } from './tensor-rows.js';
 
 export class FeaturizerRegistry {
@@ -50,5 +50,5 @@ export class FeaturizerRegistry {
 
 /** The built-in featurizers (a fresh registry, so tests can add their own without touching others). */
 export function builtinFeaturizers(): FeaturizerRegistry {
-  return new FeaturizerRegistry([hashedNgramsV1, tensorRowsV1]);
+  return new FeaturizerRegistry([hashedNgramsV1, hashedNgramsV2, tensorRowsV1]);
 }
