@@ -16,7 +16,7 @@ import { upstreamRequestHeaders, requestIdFrom } from '../proxy/headers.js';
 import { upstreamError } from '../proxy/upstream.js';
 import type { ModelRuntime, Runtime } from '../runtime.js';
 import type { Logger } from '../services.js';
-import { isJsonContentType, parseJsonBody, readBody } from './body.js';
+import { isJsonContentType, parseJsonRequest, readBody } from './body.js';
 import { TrustedProxies, unmapIPv4 } from './client-address.js';
 import type { Admission } from './overload.js';
 import { deliverJson, deliverSse, passThrough, sendError, type Delivery } from './respond.js';
@@ -111,7 +111,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       res.end(body);
       return;
     }
-    const { route, model, body, rawBody } = resolved;
+    const { route, model, body, rawBody, bodyBytes } = resolved;
     ctx = {
       id: requestId,
       startedAt,
@@ -121,6 +121,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       model,
       body,
       rawBody,
+      bodyBytes,
       notes: [],
       signal: ac.signal,
       locals: {},
@@ -179,7 +180,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
 
 type Resolved =
   | { answer: unknown }
-  | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer };
+  | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer; bodyBytes?: Buffer };
 
 /** Route, model and body: everything known before the first stage. Throws GatewayError. */
 async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo): Promise<Resolved> {
@@ -224,12 +225,15 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
   }
 
   let body: unknown;
+  let bodyBytes: Buffer | undefined;
   if (pm.hasBody) {
     if (!isJsonContentType(req.headers['content-type'])) throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE');
     const enc = req.headers['content-encoding'];
     if (enc !== undefined && enc !== 'identity') throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE', 'compressed request bodies are not accepted');
     const buf = await readBody(req, model ? model.bodyLimit : server.bodyLimit);
-    body = parseJsonBody(buf, server.maxJsonDepth);
+    const parsed = parseJsonRequest(buf, server.maxJsonDepth);
+    body = parsed.value;
+    bodyBytes = parsed.exact;
     if (!model) {
       // OpenAI routes name the model in the body.
       if (!isObject(body) || typeof body.model !== 'string') throw new GatewayError('PALISADE_BAD_REQUEST', 'model is required');
@@ -251,6 +255,7 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
     },
     model,
     body,
+    bodyBytes,
   };
 }
 
@@ -267,8 +272,11 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
   let body: string | Buffer | undefined;
   if (ctx.route.protocol === 'raw') body = ctx.rawBody;
   else if (ctx.request?.body !== undefined) {
-    // Inspect what you forward: the parsed (and inspected) object, re-serialized.
-    body = JSON.stringify(ctx.request.body);
+    // Inspect what you forward: the bytes the (frozen, inspected) body was parsed from
+    // when no stage changed it and no parser could read them otherwise; else the object
+    // the stages saw, re-serialized.
+    const b = ctx.request.body;
+    body = b === ctx.body && ctx.bodyBytes !== undefined && Object.isFrozen(b) ? ctx.bodyBytes : JSON.stringify(b);
     headers['content-type'] = 'application/json';
     delete headers['content-encoding'];
   }
