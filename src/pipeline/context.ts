@@ -18,6 +18,13 @@ export interface RequestContext {
   body: unknown;
   /** The exact request bytes (raw protocol, or when nothing parsed them). */
   rawBody?: Buffer;
+  /**
+   * The bytes `body` was parsed from, when the upstream cannot read them as anything
+   * else (no duplicate key, no inexact number): forwarded as they are while the body
+   * stays the parsed (frozen) one. A stage that changes the body takes a copy
+   * (`mutableBody`), and the copy is forwarded re-serialized.
+   */
+  bodyBytes?: Buffer;
   principal?: Principal;
   request?: InferenceRequest;
   readonly notes: Note[];

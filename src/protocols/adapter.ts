@@ -48,6 +48,30 @@ export function badResponse(message: string): GatewayError {
   return new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE', message);
 }
 
+/**
+ * The request body, for a stage (or adapter) about to change it. The parsed body is
+ * frozen (it may be forwarded as the bytes it came from); this replaces `req.body` with
+ * a deep, mutable copy once, and a body that is no longer the parsed one is forwarded
+ * re-serialized: the upstream gets what the stages saw.
+ */
+export function mutableBody(req: InferenceRequest): Record<string, unknown> {
+  if (Object.isFrozen(req.body)) req.body = cloneJson(req.body);
+  return req.body as Record<string, unknown>;
+}
+
+/** A deep copy of a parsed JSON value (plain objects, arrays, primitives). */
+export function cloneJson(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = cloneJson(v[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const k in v) out[k] = cloneJson((v as Record<string, unknown>)[k]);
+  return out;
+}
+
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -3,7 +3,7 @@
  * completions, legacy completions and embeddings, JSON and SSE.
  */
 import type { InferenceParams, InferenceRequest, InferenceResponse, InferenceText, TokenUsage } from '../pipeline/types.js';
-import { badRequest, badResponse, isObject, optBool, optInt, type ParseInput, type ProtocolAdapter } from './adapter.js';
+import { badRequest, badResponse, isObject, mutableBody, optBool, optInt, type ParseInput, type ProtocolAdapter } from './adapter.js';
 import { readLogprobs, writeLogprobs, type LogprobsFormat } from './openai-logprobs.js';
 
 const OPERATIONS = new Set(['chat', 'completions', 'embeddings']);
@@ -15,7 +15,6 @@ export const openaiAdapter: ProtocolAdapter = {
     if (!OPERATIONS.has(route.operation)) throw badRequest(`unsupported operation ${route.operation}`);
     if (!isObject(body)) throw badRequest('body must be a JSON object');
     if (typeof body.model !== 'string') throw badRequest('model is required');
-    if (upstreamModel !== body.model) body.model = upstreamModel;
     const texts: InferenceText[] = [];
     const params: InferenceParams = { stream: optBool(body, 'stream') ?? false };
     if (route.operation === 'chat') {
@@ -42,7 +41,9 @@ export const openaiAdapter: ProtocolAdapter = {
       promptTexts(body.input, 'input', 'input', texts);
       params.stream = false;
     }
-    return { protocol: 'openai', model, operation: route.operation, texts, tensors: [], params, body };
+    const req: InferenceRequest = { protocol: 'openai', model, operation: route.operation, texts, tensors: [], params, body };
+    if (upstreamModel !== body.model) mutableBody(req).model = upstreamModel;
+    return req;
   },
 
   parseResponse(body: unknown, req: InferenceRequest, status: number): InferenceResponse {
@@ -68,10 +69,10 @@ export const openaiAdapter: ProtocolAdapter = {
   },
 
   applyParams(req: InferenceRequest, change: Partial<InferenceParams>): void {
-    const body = req.body as Record<string, unknown>;
+    if (req.operation !== 'chat' && req.operation !== 'completions') return;
+    const body = mutableBody(req);
     const p = req.params;
     const chat = req.operation === 'chat';
-    if (req.operation !== 'chat' && req.operation !== 'completions') return;
     if (change.logprobs === false) {
       // Chat asks with a flag and a count; completions with the count alone.
       delete body.logprobs;
@@ -95,10 +96,11 @@ export const openaiAdapter: ProtocolAdapter = {
 
   requestStreamUsage(req: InferenceRequest): void {
     if (!req.params.stream || !isObject(req.body)) return;
-    const so = req.body.stream_options;
+    const body = mutableBody(req);
+    const so = body.stream_options;
     // A final chunk with `usage` (and `choices: []`), as OpenAI and vLLM send it.
     if (isObject(so)) so.include_usage = true;
-    else req.body.stream_options = { include_usage: true };
+    else body.stream_options = { include_usage: true };
   },
 };
 

@@ -21,6 +21,11 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** Whether a (lower-case) field is hop-by-hop or one a proxy recomputes. */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
 // The caller's credentials are for the gateway, not for the model server.
 const CREDENTIALS = new Set(['authorization', 'cookie', 'x-api-key', 'x-palisade-api-key']);
 
@@ -98,7 +103,8 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders | Record<str
 }
 
 function connectionTokens(v: string | string[] | undefined): Set<string> | undefined {
-  if (!v) return undefined;
+  // The common cases name no header.
+  if (!v || v === 'keep-alive' || v === 'close' || v === 'Keep-Alive') return undefined;
   const s = Array.isArray(v) ? v.join(',') : v;
   const set = new Set<string>();
   for (const t of s.split(',')) {

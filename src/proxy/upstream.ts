@@ -30,13 +30,15 @@ export interface UpstreamEvents {
   onBreakerChange?(upstream: string, state: CircuitState): void;
 }
 
-const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+/** Failures before any byte of the request was sent: the only ones retried. */
+export const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 export class Upstream {
   readonly pool: Pool;
   readonly breaker: CircuitBreaker;
   readonly origin: string;
-  private readonly basePath: string;
+  /** Path prefix of the upstream URL (no trailing slash). */
+  readonly basePath: string;
 
   constructor(
     readonly name: string,

@@ -14,12 +14,14 @@ import { isObject } from '../protocols/adapter.js';
 import { isServedMethod, matchRoute, safeRawSuffix, upstreamPathFor } from '../protocols/routes.js';
 import { upstreamRequestHeaders, requestIdFrom } from '../proxy/headers.js';
 import { upstreamError } from '../proxy/upstream.js';
+import type { Dispatcher } from 'undici';
+import { Exchange } from './exchange.js';
 import type { ModelRuntime, Runtime } from '../runtime.js';
 import type { Logger } from '../services.js';
-import { isJsonContentType, parseJsonBody, readBody } from './body.js';
+import { isJsonContentType, parseJsonRequest, readBody } from './body.js';
 import { TrustedProxies, unmapIPv4 } from './client-address.js';
 import type { Admission } from './overload.js';
-import { deliverJson, deliverSse, passThrough, sendError, type Delivery } from './respond.js';
+import { deliverJson, deliverSse, sendError, type Delivery } from './respond.js';
 
 export interface HandlerHost {
   /** The runtime new requests start on (swapped atomically by reload). */
@@ -34,6 +36,65 @@ export interface HandlerHost {
 
 const MAX_SSE_EVENT = 1024 * 1024;
 const certThumbprints = new WeakMap<object, string | null>();
+
+/** The request in flight on a ServerResponse (for the one module-level close listener). */
+const kFlight = Symbol('palisade.flight');
+type WithFlight = ServerResponse & { [kFlight]?: Flight };
+
+function onResponseClose(this: WithFlight): void {
+  const f = this[kFlight];
+  if (f && !this.writableFinished) f.clientClosed();
+}
+
+/**
+ * What one request needs to know of its client while it runs: whether the client went
+ * away, the exchange to abort then, and the abort signal, made only when a stage asks
+ * for it.
+ */
+class Flight {
+  closed = false;
+  exchange: Exchange | undefined;
+  private ac: AbortController | undefined;
+
+  get signal(): AbortSignal {
+    if (!this.ac) {
+      this.ac = new AbortController();
+      if (this.closed) this.ac.abort();
+    }
+    return this.ac.signal;
+  }
+
+  clientClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ac?.abort();
+    this.exchange?.abort();
+  }
+}
+
+/** The per-request context (a class: its abort signal is made on first use). */
+class Context implements RequestContext {
+  principal: RequestContext['principal'];
+  request: RequestContext['request'];
+  readonly notes: RequestContext['notes'] = [];
+  readonly locals: Record<string, unknown> = {};
+  constructor(
+    readonly id: string,
+    readonly startedAt: number,
+    readonly receivedAt: number,
+    readonly http: HttpInfo,
+    readonly route: RouteMatch,
+    readonly model: ModelRuntime,
+    public body: unknown,
+    public rawBody: Buffer | undefined,
+    public bodyBytes: Buffer | undefined,
+    private readonly flight: Flight,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.flight.signal;
+  }
+}
 
 /**
  * Handles one request end to end, once admitted (overload protection runs before
@@ -94,11 +155,9 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
   let ctx: RequestContext | undefined;
   let outcome: Outcome | undefined;
   let rejected: { status: number; code: string } | undefined;
-  const ac = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort();
-  };
-  res.once('close', onClose);
+  const flight = new Flight();
+  (res as WithFlight)[kFlight] = flight;
+  res.once('close', onResponseClose);
   try {
     if (req.headers.host === undefined && req.httpVersionMinor === 1 && req.httpVersionMajor === 1) {
       throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
@@ -111,20 +170,8 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       res.end(body);
       return;
     }
-    const { route, model, body, rawBody } = resolved;
-    ctx = {
-      id: requestId,
-      startedAt,
-      receivedAt: Date.now(),
-      http: httpInfo(host, req),
-      route,
-      model,
-      body,
-      rawBody,
-      notes: [],
-      signal: ac.signal,
-      locals: {},
-    };
+    const { route, model, body, rawBody, bodyBytes } = resolved;
+    ctx = new Context(requestId, startedAt, Date.now(), httpInfo(host, req), route, model, body, rawBody, bodyBytes, flight);
     const pipeline = rt.pipeline;
     const denial = await pipeline.runRequest(ctx);
     if (denial) {
@@ -134,7 +181,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       outcome = { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, deniedBy: denial.stage, durationMs: 0 };
       return;
     }
-    const delivery = await forwardAndDeliver(host, pipeline, ctx, req, res);
+    const delivery = await forwardAndDeliver(host, pipeline, ctx, req, res, flight);
     outcome = {
       status: delivery.status,
       code: delivery.code,
@@ -153,11 +200,12 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
     outcome = { status: e?.status ?? 500, code, durationMs: 0 };
     if (!ctx) rejected = outcome as { status: number; code: string };
   } finally {
-    res.off('close', onClose);
+    res.off('close', onResponseClose);
+    (res as WithFlight)[kFlight] = undefined;
     if (ctx) {
       const o = outcome ?? { status: 500, code: 'PALISADE_INTERNAL', durationMs: 0 };
       o.durationMs = performance.now() - startedAt;
-      if (ac.signal.aborted) o.aborted = true;
+      if (flight.closed) o.aborted = true;
       rt.pipeline.done(ctx, o);
     } else if (rejected) {
       const url = req.url ?? '/';
@@ -179,7 +227,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
 
 type Resolved =
   | { answer: unknown }
-  | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer };
+  | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer; bodyBytes?: Buffer };
 
 /** Route, model and body: everything known before the first stage. Throws GatewayError. */
 async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo): Promise<Resolved> {
@@ -224,12 +272,15 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
   }
 
   let body: unknown;
+  let bodyBytes: Buffer | undefined;
   if (pm.hasBody) {
     if (!isJsonContentType(req.headers['content-type'])) throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE');
     const enc = req.headers['content-encoding'];
     if (enc !== undefined && enc !== 'identity') throw new GatewayError('PALISADE_UNSUPPORTED_MEDIA_TYPE', 'compressed request bodies are not accepted');
     const buf = await readBody(req, model ? model.bodyLimit : server.bodyLimit);
-    body = parseJsonBody(buf, server.maxJsonDepth);
+    const parsed = parseJsonRequest(buf, server.maxJsonDepth);
+    body = parsed.value;
+    bodyBytes = parsed.exact;
     if (!model) {
       // OpenAI routes name the model in the body.
       if (!isObject(body) || typeof body.model !== 'string') throw new GatewayError('PALISADE_BAD_REQUEST', 'model is required');
@@ -251,10 +302,11 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
     },
     model,
     body,
+    bodyBytes,
   };
 }
 
-async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<Delivery> {
+async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, flight: Flight): Promise<Delivery> {
   // Admitted: headers the stages asked for (RateLimit); writeHead merges them.
   const extra = ctx.responseHeaders;
   if (extra) for (const k in extra) res.setHeader(k, extra[k]);
@@ -270,51 +322,52 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
   let body: string | Buffer | undefined;
   if (ctx.route.protocol === 'raw') body = ctx.rawBody;
   else if (ctx.request?.body !== undefined) {
-    // Inspect what you forward: the parsed (and inspected) object, re-serialized.
-    body = JSON.stringify(ctx.request.body);
+    // Inspect what you forward: the bytes the (frozen, inspected) body was parsed from
+    // when no stage changed it and no parser could read them otherwise; else the object
+    // the stages saw, re-serialized.
+    const b = ctx.request.body;
+    body = b === ctx.body && ctx.bodyBytes !== undefined && Object.isFrozen(b) ? ctx.bodyBytes : JSON.stringify(b);
     headers['content-type'] = 'application/json';
     delete headers['content-encoding'];
   }
   // Trace context: the observer sets the gateway's own traceparent (never the client's
   // unless the config trusts it).
   pipeline.upstreamStart(ctx, headers);
-  let up;
+  const opts: Dispatcher.DispatchOptions = {
+    method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+    path: upstream.basePath + ctx.route.upstreamPath + ctx.route.query,
+    headers,
+    body,
+  };
+  if (flight.closed) {
+    pipeline.upstreamEnd(ctx, undefined, 'PALISADE_CLIENT_CLOSED');
+    return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+  }
+  let ex: Exchange;
   try {
-    up = await upstream.send({
-      method: req.method ?? 'GET',
-      path: ctx.route.upstreamPath + ctx.route.query,
-      headers,
-      body,
-      signal: ctx.signal,
-    });
-  } catch (err) {
-    if (ctx.signal.aborted) {
-      pipeline.upstreamEnd(ctx, undefined, 'PALISADE_CLIENT_CLOSED');
-      return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    if (!pipeline.wantsResponse(ctx)) {
+      // No stage reads the response: relayed from undici's callbacks into `res`.
+      const p = Exchange.relay(upstream, opts, res, ctx, pipeline, MAX_SSE_EVENT, flight);
+      return await p;
     }
+    ex = Exchange.read(upstream, opts, res, ctx, pipeline, flight);
+  } catch (err) {
+    // The breaker is open: nothing was sent.
     const e = upstreamError(err);
     pipeline.upstreamEnd(ctx, undefined, e.code);
     sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
     return { status: e.status, code: e.code };
   }
-  pipeline.upstreamEnd(ctx, up.status);
-  const p = pipeline;
-  const declared = Number(up.headers['content-length'] ?? 0);
-  if (declared > upstream.config.maxResponseSize) {
-    // Known too large before a byte is relayed: refuse cleanly rather than cut later.
-    up.body.destroy();
-    const e = new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
-    sendError(res, ctx.id, e.code);
-    return { status: e.status, code: e.code, upstreamStatus: up.status };
+  try {
+    await ex.head();
+  } catch (err) {
+    if (flight.closed) return { status: 499, code: 'PALISADE_CLIENT_CLOSED' };
+    const e = upstreamError(err);
+    sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
+    return { status: e.status, code: e.code, upstreamStatus: ex.status || undefined };
   }
-  let d: Delivery;
-  if (!p.wantsResponse(ctx)) d = await passThrough(res, up, ctx.id, MAX_SSE_EVENT);
-  else {
-    const ct = up.headers['content-type'];
-    if (typeof ct === 'string' && ct.startsWith('text/event-stream')) d = await deliverSse(res, ctx, p, up, MAX_SSE_EVENT);
-    else d = await deliverJson(res, ctx, p, up, upstream.config.maxResponseSize);
-  }
-  d.upstreamStatus = up.status;
+  const d = ex.sse ? await deliverSse(res, ctx, pipeline, ex, MAX_SSE_EVENT) : await deliverJson(res, ctx, pipeline, ex);
+  d.upstreamStatus = ex.status;
   return d;
 }
 

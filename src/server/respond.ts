@@ -4,15 +4,15 @@
  * stages (JSON), or rewritten event by event (SSE) with backpressure.
  */
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { errorBody, errorSpec, GatewayError } from '../pipeline/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
 import type { Pipeline } from '../pipeline/pipeline.js';
 import type { InferenceResponse, TokenUsage } from '../pipeline/types.js';
-import { SseParseError, SseParser, SseRelay, formatSse, sseErrorEvent } from '../protocols/sse.js';
+import { SseParser, formatSse, sseErrorEvent } from '../protocols/sse.js';
 import { clientResponseHeaders } from '../proxy/headers.js';
-import { upstreamError, type UpstreamResponse } from '../proxy/upstream.js';
+import { upstreamError } from '../proxy/upstream.js';
 import { isJsonContentType, parseJsonResponse } from './body.js';
+import type { Exchange } from './exchange.js';
 
 /** Sends the gateway's error shape. If the response already started, ends it as well as it can. */
 export function sendError(
@@ -56,132 +56,17 @@ export interface Delivery {
   firstByteAt?: number;
 }
 
-/**
- * Streams the upstream body to the client untouched (no stage reads it). The status
- * line goes out with the first body bytes, so an upstream that fails before sending
- * any still gets a clean error answer; an SSE stream is relayed event by event (bytes
- * unchanged), so a stream cut mid-event ends with a clean error event.
- */
-export function passThrough(res: ServerResponse, up: UpstreamResponse, requestId: string, maxEventSize: number): Promise<Delivery> {
-  const sse = isSse(up.headers['content-type']);
-  const headers = clientResponseHeaders(up.headers, requestId, !sse);
-  const relay = sse ? new SseRelay(maxEventSize) : undefined;
-  return pump(up.body, res, {
-    head: () => res.writeHead(up.status, headers),
-    map: relay && ((c) => relay.push(c)),
-    tail: relay && (() => relay.end()),
-    onError: (err, started) => {
-      const e = err instanceof SseParseError ? new GatewayError('PALISADE_UPSTREAM_BAD_RESPONSE') : upstreamError(err);
-      if (!started) {
-        sendError(res, requestId, e.code, e.message);
-        return { status: e.status, code: e.code };
-      }
-      // Mid-stream: an SSE client gets a final error event and a clean end; any other
-      // client sees the connection cut (a truncated body must not look whole).
-      if (sse && !res.writableEnded) res.end(sseErrorEvent(e.code, e.message, requestId));
-      else res.destroy();
-      return { status: up.status, code: e.code };
-    },
-    ok: { status: up.status },
-  });
-}
-
-interface PumpOptions {
-  /** Writes the status line and headers (once, before the first bytes). */
-  head: () => void;
-  /** Maps a chunk to the bytes to send now (may throw: treated as an upstream error). */
-  map?: (c: Buffer) => Buffer;
-  /** Bytes to send at the end. */
-  tail?: () => Buffer;
-  /** `started`: whether the head went out. */
-  onError: (err: unknown, started: boolean) => Delivery;
-  ok: Delivery;
-}
-
-function pump(body: Readable, res: ServerResponse, o: PumpOptions): Promise<Delivery> {
-  return new Promise((resolve) => {
-    let done = false;
-    let started = false;
-    let first = 0;
-    const finish = (d: Delivery) => {
-      if (done) return;
-      done = true;
-      body.off('data', onData);
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(first ? { ...d, firstByteAt: first } : d);
-    };
-    const fail = (err: unknown) => {
-      body.destroy();
-      finish(o.onError(err, started));
-    };
-    const onData = (c: Buffer) => {
-      if (first === 0) first = performance.now();
-      let out = c;
-      if (o.map) {
-        try {
-          out = o.map(c);
-        } catch (err) {
-          fail(err);
-          return;
-        }
-        if (out.length === 0) return;
-      }
-      if (!started) {
-        started = true;
-        o.head();
-      }
-      if (!res.write(out)) body.pause();
-    };
-    const onDrain = () => body.resume();
-    const onClose = () => {
-      if (!res.writableFinished) {
-        body.destroy();
-        finish({ ...o.ok, code: 'PALISADE_CLIENT_CLOSED' });
-      }
-    };
-    body.on('data', onData);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-    body.once('end', () => {
-      if (done) return;
-      if (!started) {
-        started = true;
-        o.head();
-      }
-      res.end(o.tail?.());
-      finish(o.ok);
-    });
-    body.once('error', (err) => finish(o.onError(err, started)));
-  });
-}
-
-/** Reads an upstream body whole, within `limit` bytes. */
-export async function readAll(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of body as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > limit) {
-      body.destroy();
-      throw new GatewayError('PALISADE_UPSTREAM_RESPONSE_TOO_LARGE');
-    }
-    chunks.push(c);
-  }
-  return Buffer.concat(chunks, size);
-}
-
 /** Buffers a JSON response, runs the response stages, and sends what they leave. */
 export async function deliverJson(
   res: ServerResponse,
   ctx: RequestContext,
   pipeline: Pipeline,
-  up: UpstreamResponse,
-  limit: number,
+  up: Exchange,
 ): Promise<Delivery> {
   let buf: Buffer;
   try {
-    buf = await readAll(up.body, limit);
+    // Within the response-size cap: undici's maxResponseSize cuts it past the bound.
+    buf = await up.body();
   } catch (err) {
     const e = upstreamError(err);
     sendError(res, ctx.id, e.code);
@@ -197,7 +82,7 @@ export async function deliverJson(
   }
   let parsed: InferenceResponse;
   try {
-    if (!isJsonContentType(up.headers['content-type'] as string | undefined)) throw new Error('not JSON');
+    if (!isJsonContentType(up.contentType)) throw new Error('not JSON');
     parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
   } catch (err) {
     // Fail closed: output the gateway cannot read is not passed to the client unread,
@@ -230,7 +115,7 @@ export async function deliverSse(
   res: ServerResponse,
   ctx: RequestContext,
   pipeline: Pipeline,
-  up: UpstreamResponse,
+  up: Exchange,
   maxEventSize: number,
 ): Promise<Delivery> {
   const headers = clientResponseHeaders(up.headers, ctx.id, false);
@@ -245,7 +130,7 @@ export async function deliverSse(
   let first = 0;
   const endWith = (code: string, message?: string, deniedBy?: string): Delivery => {
     const spec = errorSpec(code);
-    up.body.destroy();
+    up.discard();
     if (!res.headersSent) {
       sendError(res, ctx.id, code, message);
       return { status: spec.status, code, usage, deniedBy, firstByteAt: first || undefined };
@@ -254,10 +139,10 @@ export async function deliverSse(
     return { status: up.status, code, usage, deniedBy, firstByteAt: first || undefined };
   };
   try {
-    for await (const chunk of up.body as AsyncIterable<Buffer>) {
+    for await (const chunk of up) {
       if (first === 0) first = performance.now();
       if (res.destroyed) {
-        up.body.destroy();
+        up.discard();
         return { status: up.status, code: 'PALISADE_CLIENT_CLOSED', usage, firstByteAt: first };
       }
       let out = '';

@@ -143,3 +143,28 @@ test('raw routes forward bytes unread, still bounded by bodyLimit and never deco
   assert.equal(errorCode(big.r), 'PALISADE_BODY_TOO_LARGE');
   assert.equal(big.s.requests, 0);
 });
+
+test('a body no stage changed is forwarded as the bytes it was parsed from (whitespace, escapes and all)', async () => {
+  const body = '{ "model" : "demo-llm",\n  "messages": [ { "role": "user", "content": "caf\\u00e9 \\"quoted\\" \\\\" } ],\t"max_tokens": 1, "temperature": 0.5 }';
+  const { r, s } = await send('/v1/chat/completions', body);
+  assert.equal(errorCode(r), undefined, r.raw.slice(0, 300));
+  assert.equal(s.requests, 1);
+  assert.equal(Number(s.lastHeaders?.['content-length']), Buffer.byteLength(body), 'the bytes as sent');
+  assert.deepEqual(s.lastBody, JSON.parse(body));
+});
+
+const reserialized: [string, string][] = [
+  ['duplicate keys (with whitespace)', '{"model": "demo-llm", "model": "demo-llm", "messages": [{"role": "user", "content": "a"}], "max_tokens": 1}'],
+  ['duplicate keys spelled with an escape', '{"model": "demo-llm", "messages": [{"role": "user", "content": "a", "\\u0063ontent": "b"}], "max_tokens": 1}'],
+  ['a number past the double range', '{"model": "demo-llm", "messages": [{"role": "user", "content": "a"}], "max_tokens": 1, "temperature": 1e400}'],
+  ['an integer past 2^53', '{"model": "demo-llm", "messages": [{"role": "user", "content": "a"}], "max_tokens": 1, "seed": 12345678901234567890}'],
+  ['a UTF-8 BOM', '\ufeff{"model": "demo-llm", "messages": [{"role": "user", "content": "a"}], "max_tokens": 1}'],
+];
+for (const [name, body] of reserialized) {
+  test(`a body the upstream could read otherwise goes re-serialized, as the gateway read it: ${name}`, async () => {
+    const { r, s } = await send('/v1/chat/completions', body);
+    assert.equal(errorCode(r), undefined, r.raw.slice(0, 300));
+    assertCanonical(s);
+    assert.notEqual(Number(s.lastHeaders?.['content-length']), Buffer.byteLength(body));
+  });
+}

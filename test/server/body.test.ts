@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isJsonContentType, jsonDepthExceeds, parseJsonBody } from '../../src/server/body.js';
+import { isJsonContentType, jsonDepthExceeds, parseJsonBody, parseJsonRequest } from '../../src/server/body.js';
+import { mutableBody } from '../../src/protocols/adapter.js';
+import type { InferenceRequest } from '../../src/pipeline/types.js';
 
 const code = (fn: () => unknown) => {
   try {
@@ -48,5 +50,43 @@ test('no byte sequence makes the parser throw anything but a gateway error (prop
       assert.ok(c === 'no error' || c === 'PALISADE_BAD_REQUEST', String(c));
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('exact bytes: forwardable when no parser can read them otherwise; the value is deeply frozen', () => {
+  const ok = Buffer.from('{ "a": [1, 2.5, -3, {"b": "x\\"y"}], "c": true, "d": null }');
+  const p = parseJsonRequest(ok, 64);
+  assert.equal(p.exact, ok);
+  const v = p.value as { a: unknown[] };
+  assert.ok(Object.isFrozen(v) && Object.isFrozen(v.a) && Object.isFrozen(v.a[3]));
+  assert.throws(() => {
+    (v.a[3] as { b: string }).b = 'changed';
+  }, TypeError);
+  for (const body of ['{"a":1,"a":2}', '{"a":{"b":1,"\\u0062":2}}', '{"a":1e3}', '{"a":12345678901234567}', '\ufeff{"a":1}']) {
+    assert.equal(parseJsonRequest(Buffer.from(body), 64).exact, undefined, body);
+  }
+});
+
+test('mutableBody: a deep copy once, the parsed body untouched', () => {
+  const parsed = parseJsonRequest(Buffer.from('{"model":"m","stream_options":{"x":1}}'), 64).value;
+  const req = { body: parsed } as InferenceRequest;
+  const b = mutableBody(req);
+  (b.stream_options as { x: number }).x = 2;
+  assert.notEqual(req.body, parsed);
+  assert.equal(mutableBody(req), b, 'copied once');
+  assert.deepEqual(parsed, { model: 'm', stream_options: { x: 1 } });
+});
+
+test('scanJson: member count and depth (property: agrees with the parsed value)', () => {
+  fc.assert(
+    fc.property(fc.json({ maxDepth: 6 }), (s) => {
+      const members = (x: unknown): number =>
+        x && typeof x === 'object' ? (Array.isArray(x) ? 0 : Object.keys(x).length) + Object.values(x).reduce((n: number, y) => n + members(y), 0) : 0;
+      const p = parseJsonRequest(Buffer.from(s), 64);
+      // fast-check's JSON has no duplicate keys: a member count that differs would show as not exact.
+      if (p.exact === undefined) assert.ok(/[eE]|[-+.\d]{16}/.test(s) || members(JSON.parse(s)) !== members(p.value), s);
+      assert.deepEqual(p.value, JSON.parse(s));
+    }),
+    { numRuns: 1000 },
   );
 });
