@@ -396,9 +396,14 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
     sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
     return { status: e.status, code: e.code, upstreamStatus: ex.status || undefined };
   }
-  const d = ex.sse ? await deliverSse(res, ctx, pipeline, ex, MAX_SSE_EVENT) : await deliverJson(res, ctx, pipeline, ex);
-  d.upstreamStatus = ex.status;
-  return d;
+  try {
+    const d = ex.sse ? await deliverSse(res, ctx, pipeline, ex, MAX_SSE_EVENT) : await deliverJson(res, ctx, pipeline, ex);
+    d.upstreamStatus = ex.status;
+    return d;
+  } finally {
+    // Whatever happened, the upstream request does not outlive the delivery (a no-op once complete).
+    ex.discard();
+  }
 }
 
 /** What stages know of the HTTP request (also used by the gateway-answered auth routes). */
