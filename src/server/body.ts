@@ -26,28 +26,42 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => new BodyReader(req, limit, resolve, reject));
 }
 
-/** One body being read: a class instance rather than five closures per request. */
+/** The body being read from a request (for the module-level listeners below). */
+const kReader = Symbol('palisade.bodyReader');
+type Reading = IncomingMessage & { [kReader]?: BodyReader };
+
+function onBodyData(this: Reading, c: Buffer): void {
+  this[kReader]?.data(c);
+}
+function onBodyEnd(this: Reading): void {
+  this[kReader]?.end();
+}
+function onBodyError(this: Reading, err: Error): void {
+  this[kReader]?.error(err);
+}
+function onBodyAborted(this: Reading): void {
+  this[kReader]?.error(new Error('client aborted'));
+}
+
+/** One body being read: a class instance and shared listeners, no closures per request. */
 class BodyReader {
   private chunks: Buffer[] = [];
   private size = 0;
-  private readonly onData = (c: Buffer) => this.data(c);
-  private readonly onEnd = () => this.end();
-  private readonly onError = (err: Error) => this.error(err);
-  private readonly onAborted = () => this.error(new Error('client aborted'));
 
   constructor(
-    private readonly req: IncomingMessage,
+    private readonly req: Reading,
     private readonly limit: number,
     private readonly resolve: (b: Buffer) => void,
     private readonly reject: (e: unknown) => void,
   ) {
-    req.on('data', this.onData);
-    req.on('end', this.onEnd);
-    req.on('error', this.onError);
-    req.on('aborted', this.onAborted);
+    req[kReader] = this;
+    req.on('data', onBodyData);
+    req.on('end', onBodyEnd);
+    req.on('error', onBodyError);
+    req.on('aborted', onBodyAborted);
   }
 
-  private data(c: Buffer): void {
+  data(c: Buffer): void {
     this.size += c.length;
     if (this.size > this.limit) {
       this.cleanup();
@@ -58,23 +72,24 @@ class BodyReader {
     this.chunks.push(c);
   }
 
-  private end(): void {
+  end(): void {
     this.cleanup();
     const c = this.chunks;
     this.resolve(c.length === 1 ? c[0] : Buffer.concat(c, this.size));
   }
 
-  private error(err: Error): void {
+  error(err: Error): void {
     this.cleanup();
     this.reject(Object.assign(new GatewayError('PALISADE_BAD_REQUEST', 'the request body could not be read'), { cause: err }));
   }
 
   private cleanup(): void {
     const req = this.req;
-    req.off('data', this.onData);
-    req.off('end', this.onEnd);
-    req.off('error', this.onError);
-    req.off('aborted', this.onAborted);
+    req[kReader] = undefined;
+    req.off('data', onBodyData);
+    req.off('end', onBodyEnd);
+    req.off('error', onBodyError);
+    req.off('aborted', onBodyAborted);
   }
 }
 

@@ -193,22 +193,17 @@ export class Gateway implements HandlerHost {
     this.app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // Gateway-answered routes (token exchange, JWKS) before the proxy's catch-all.
     registerAuthRoutes(this.app, this);
-    this.app.route({
-      method: [...HTTP_METHODS],
-      url: '/*',
-      handler: (request, reply) => {
-        reply.hijack();
-        return handleRequest(this, request.raw, reply.raw);
-      },
-    });
-    this.app.route({
-      method: [...HTTP_METHODS],
-      url: '/',
-      handler: (request, reply) => {
-        reply.hijack();
-        return handleRequest(this, request.raw, reply.raw);
-      },
-    });
+    // The pipeline takes over at onRequest: fastify's content-type parsing, body
+    // handling and handler wrapping never run for proxied requests (the handler reads
+    // bodies itself, with the limit of the model it is for). The hook never calls
+    // `done`: the hijacked reply is the handler's.
+    const takeOver = (request: { raw: IncomingMessage }, reply: { raw: ServerResponse; hijack(): void }): void => {
+      reply.hijack();
+      void handleRequest(this, request.raw, reply.raw);
+    };
+    const unreachable = (): void => {};
+    this.app.route({ method: [...HTTP_METHODS], url: '/*', onRequest: takeOver, handler: unreachable });
+    this.app.route({ method: [...HTTP_METHODS], url: '/', onRequest: takeOver, handler: unreachable });
     // Fastify's own checks before the handler (an empty or malformed Content-Type) would
     // answer outside the one error shape; the handler never throws, so any error here is
     // one of those, and the handler answers it in its place.

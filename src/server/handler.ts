@@ -100,8 +100,41 @@ class Context implements RequestContext {
  * Handles one request end to end, once admitted (overload protection runs before
  * anything else, so a shed request costs no body read). Never throws.
  */
-export function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  return withAdmission(host, req, res, () => admitted(host, req, res));
+export async function handleRequest(host: HandlerHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // withAdmission, without a closure per request.
+  let ok = admit(host, req, res);
+  if (typeof ok === 'object') ok = await ok;
+  if (!ok) return;
+  try {
+    await admitted(host, req, res);
+  } finally {
+    host.admission.leave();
+  }
+}
+
+/** Admission (see withAdmission): true when admitted (leave() is then owed); else the request was answered. */
+function admit(host: HandlerHost, req: IncomingMessage, res: ServerResponse): boolean | Promise<boolean> {
+  if (host.closing) {
+    refuse(req, res, 'PALISADE_SHUTTING_DOWN');
+    return false;
+  }
+  const refusal = host.admission.enter();
+  if (refusal === undefined) return true;
+  if (typeof refusal === 'object') return refusal.then((r) => admittedLate(host, req, res, r));
+  return admittedLate(host, req, res, refusal);
+}
+
+function admittedLate(host: HandlerHost, req: IncomingMessage, res: ServerResponse, refusal: unknown): boolean {
+  if (refusal !== undefined) {
+    refuse(req, res, 'PALISADE_OVERLOADED', { 'retry-after': String(host.admission.retryAfterSeconds) });
+    return false;
+  }
+  // Admitted from the queue; the client may have left while it waited.
+  if (res.destroyed) {
+    host.admission.leave();
+    return false;
+  }
+  return true;
 }
 
 /**
@@ -163,7 +196,7 @@ async function admitted(host: HandlerHost, req: IncomingMessage, res: ServerResp
       throw new GatewayError('PALISADE_BAD_REQUEST', 'the Host header is required');
     }
     if (req.rawHeaders.length > 2 * rt.config.server.maxHeaderCount) throw new GatewayError('PALISADE_HEADERS_TOO_LARGE');
-    const resolved = await resolve(rt, req, () => httpInfo(host, req));
+    const resolved = await resolve(rt, req, host);
     if ('answer' in resolved) {
       const body = JSON.stringify(resolved.answer);
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-request-id': requestId });
@@ -230,7 +263,7 @@ type Resolved =
   | { route: RouteMatch; model: ModelRuntime; body: unknown; rawBody?: Buffer; bodyBytes?: Buffer };
 
 /** Route, model and body: everything known before the first stage. Throws GatewayError. */
-async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo): Promise<Resolved> {
+async function resolve(rt: Runtime, req: IncomingMessage, host: HandlerHost): Promise<Resolved> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -256,7 +289,7 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
   }
 
   const pm = m.match;
-  if (pm.operation === 'list-models') return { answer: await rt.listModels(http()) };
+  if (pm.operation === 'list-models') return { answer: await rt.listModels(httpInfo(host, req)) };
 
   let model: ModelRuntime | undefined;
   if (pm.modelFromPath !== undefined) {
@@ -266,7 +299,7 @@ async function resolve(rt: Runtime, req: IncomingMessage, http: () => HttpInfo):
       throw new GatewayError('PALISADE_UNKNOWN_MODEL');
     }
     if (protocol === 'openai') {
-      if (!(await rt.isVisible(http(), model))) throw new GatewayError('PALISADE_UNKNOWN_MODEL');
+      if (!(await rt.isVisible(httpInfo(host, req), model))) throw new GatewayError('PALISADE_UNKNOWN_MODEL');
       return { answer: rt.describeModel(model) };
     }
   }
@@ -366,9 +399,14 @@ async function forwardAndDeliver(host: HandlerHost, pipeline: Pipeline, ctx: Req
     sendError(res, ctx.id, e.code, e.message, e.status, e.headers);
     return { status: e.status, code: e.code, upstreamStatus: ex.status || undefined };
   }
-  const d = ex.sse ? await deliverSse(res, ctx, pipeline, ex, MAX_SSE_EVENT) : await deliverJson(res, ctx, pipeline, ex);
-  d.upstreamStatus = ex.status;
-  return d;
+  try {
+    const d = ex.sse ? await deliverSse(res, ctx, pipeline, ex, MAX_SSE_EVENT) : await deliverJson(res, ctx, pipeline, ex);
+    d.upstreamStatus = ex.status;
+    return d;
+  } finally {
+    // Whatever happened, the upstream request does not outlive the delivery (a no-op once complete).
+    ex.discard();
+  }
 }
 
 /** What stages know of the HTTP request (also used by the gateway-answered auth routes). */
