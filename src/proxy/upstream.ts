@@ -1,30 +1,14 @@
 /**
- * One upstream: an undici Pool with keep-alive and bounded timeouts, a circuit
- * breaker, and the only safe retry (a connection that failed before any byte was
- * sent). `send` returns the response with its body still streaming, or throws a
- * GatewayError with the code the client will see.
+ * One upstream: an undici Pool with keep-alive and bounded timeouts, and a circuit
+ * breaker. The exchange (src/server/exchange.ts) dispatches on the pool, feeds the
+ * breaker and makes the only safe retry (a connection that failed before any byte was
+ * sent); `upstreamError` maps a transport failure to the code the client sees.
  */
 import { readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { GatewayError } from '../pipeline/errors.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
-
-export interface UpstreamRequest {
-  method: string;
-  /** Path and query at the upstream. */
-  path: string;
-  headers: Record<string, string | string[]>;
-  body?: string | Buffer;
-  signal?: AbortSignal;
-}
-
-export interface UpstreamResponse {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Readable;
-}
 
 export interface UpstreamEvents {
   onBreakerChange?(upstream: string, state: CircuitState): void;
@@ -75,38 +59,6 @@ export class Upstream {
       cooldownMs: config.circuitBreaker.cooldown,
       onStateChange: (s) => events.onBreakerChange?.(name, s),
     });
-  }
-
-  /** Sends a request; retries only connect failures; feeds the breaker. */
-  async send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    if (!this.breaker.tryAcquire()) {
-      const secs = Math.max(1, Math.ceil(this.breaker.retryAfterMs() / 1000));
-      throw new GatewayError('PALISADE_CIRCUIT_OPEN', undefined, { 'retry-after': String(secs) });
-    }
-    const path = this.basePath + req.path;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await this.pool.request({
-          method: req.method as 'GET',
-          path,
-          headers: req.headers,
-          body: req.body,
-          signal: req.signal,
-        });
-        if (res.statusCode >= 500) this.breaker.failure();
-        else this.breaker.success();
-        return { status: res.statusCode, headers: res.headers, body: res.body };
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? '';
-        if (req.signal?.aborted) {
-          this.breaker.release();
-          throw err;
-        }
-        if (CONNECT_FAILURES.has(code) && attempt < this.config.retries) continue;
-        this.breaker.failure();
-        throw upstreamError(err);
-      }
-    }
   }
 
   async close(): Promise<void> {
