@@ -38,6 +38,10 @@ import {
   assistantQuestions,
   benignTables,
   benignDocstrings,
+  codeWithTraceback,
+  defensiveCode,
+  quotedAttackDiscussion,
+  securityProse,
   obfuscate,
   obfuscatedVariants,
   OBFUSCATIONS,
@@ -101,6 +105,16 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
     ...(process.env.ROUND2B === '0'
       ? []
       : [...followUps(rng, 300), ...assistantQuestions(rng, 300), ...benignTables(rng, 150), ...benignDocstrings(rng, 150)]),
+    // Round 3 (issue 5, security talk): requests about quoted attacks, security prose,
+    // defensive code, and Python code with tracebacks.
+    ...(process.env.ROUND3 === '0'
+      ? []
+      : [
+          ...quotedAttackDiscussion(rng, Number(process.env.N_QUOTE ?? 600)),
+          ...securityProse(rng, Number(process.env.N_PROSE ?? 300)),
+          ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 300)),
+          ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 200)),
+        ]),
   ];
 }
 
@@ -309,7 +323,13 @@ async function main(): Promise<void> {
   const probes = PROBES.map((t) => rsModel.score(featurizeText(f, [t])));
   log(`probes (random-split model): ${PROBES.map((t, i) => `${JSON.stringify(t.length > 40 ? `${t.slice(0, 20)}…${t.slice(-20)}` : t)} ${probes[i].toFixed(3)}`).join(', ')}`);
 
-  if (QUICK) return;
+  if (QUICK) {
+    // The shipped model's security-talk FPR (one model: noisier than the folds').
+    const m = trainModel(f, [...publicRows, ...synthetic(publicRows, SEED + 200)], SEED + 200);
+    const ts = scoreRows(f, m, securityTalk);
+    log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}`);
+    return;
+  }
 
   // 3. The shipped model: every public row and all of our data.
   log('training the shipped model on everything');
