@@ -280,6 +280,9 @@ const HARD_BENIGN: Record<'train' | 'eval', string[]> = {
   ],
 };
 
+/** The held-out family's templates, for the check that no training generator copies them (test/detect/pi-synth.test.ts). */
+export const EVAL_FAMILY_TEMPLATES: readonly string[] = HARD_BENIGN.eval;
+
 /** Hard benign prompts of one family. */
 export function hardBenign(rng: Rng, n: number, family: 'train' | 'eval'): Row[] {
   return Array.from({ length: n }, () => ({
