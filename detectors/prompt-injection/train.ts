@@ -10,8 +10,13 @@
  * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
- * defaults are package 1.1.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
- * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0.
+ * defaults are package 1.2.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
+ * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
+ * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE.
+ *
+ * Package 1.2.0 (issue 5, security talk): the round-3 generators (requests about quoted
+ * attacks, security prose, defensive code, code with tracebacks) with public rows
+ * weighted 3:1 against ours, chosen on three seeds of QUICK runs (see the model card).
  *
  * Package 1.1.0's choices, each tried against the alternatives in QUICK runs (see the
  * model card): char 4-grams only (about 45% fewer ids than 3+5-grams, so a faster ONNX
@@ -70,7 +75,7 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 };
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
-const PACKAGE_VERSION = '1.1.0';
+const PACKAGE_VERSION = '1.2.0';
 const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 32), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
@@ -101,7 +106,7 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
     ...shortBenign(rng, Number(process.env.N_SHORT ?? 600)),
     ...rolePlayBenign(rng, Number(process.env.N_ROLE ?? 600)),
     ...moreBenignTalk(rng, Number(process.env.N_TALK ?? 400)),
-    ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 300)),
+    ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 450)),
     ...(process.env.ROUND2B === '0'
       ? []
       : [...followUps(rng, 300), ...assistantQuestions(rng, 300), ...benignTables(rng, 150), ...benignDocstrings(rng, 150)]),
@@ -110,23 +115,25 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
     ...(process.env.ROUND3 === '0'
       ? []
       : [
-          ...quotedAttackDiscussion(rng, Number(process.env.N_QUOTE ?? 600)),
-          ...securityProse(rng, Number(process.env.N_PROSE ?? 300)),
-          ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 300)),
-          ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 200)),
+          ...quotedAttackDiscussion(rng, Number(process.env.N_QUOTE ?? 1200)),
+          ...securityProse(rng, Number(process.env.N_PROSE ?? 600)),
+          ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 600)),
+          ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 300)),
         ]),
   ];
 }
 
 /** Weight of a public row relative to one of our own, within its class (our rows are template-made). */
-const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 1);
+const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 3);
+/** Weight of a padded attack (and of its padding alone, the benign twin) relative to our other rows. */
+const PADDED_WEIGHT = Number(process.env.PAD_W ?? 1);
 
 function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): FeaturizedExample[] {
   // Benign rows carry twice the total weight of attacks: a false positive blocks a real
   // user, and the goal is precision at a high recall. Within a class, a public row
   // weighs PUBLIC_WEIGHT times one of ours, so that adding template rows does not dilute
   // the real ones.
-  const rel = (r: Row) => (r.source.startsWith('synthetic_') ? 1 : PUBLIC_WEIGHT);
+  const rel = (r: Row) => (!r.source.startsWith('synthetic_') ? PUBLIC_WEIGHT : r.source.startsWith('synthetic_padded_') ? PADDED_WEIGHT : 1);
   let pos = 0;
   let neg = 0;
   for (const r of rows) {
@@ -327,7 +334,7 @@ async function main(): Promise<void> {
     // The shipped model's security-talk FPR (one model: noisier than the folds').
     const m = trainModel(f, [...publicRows, ...synthetic(publicRows, SEED + 200)], SEED + 200);
     const ts = scoreRows(f, m, securityTalk);
-    log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}`);
+    log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}; padded probe ${round(m.score(featurizeText(f, [PROBES[4]])))}`);
     return;
   }
 
