@@ -303,6 +303,8 @@ async function main(): Promise<void> {
       log(` fold ${k + 1} security-talk FPs by prefix: ${JSON.stringify([...byText].sort((a, b) => b[1] - a[1]).slice(0, 12))}`);
       const fps = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 0 && v >= threshold).sort((a, b) => b[0] - a[0]);
       for (const [v, r] of fps.slice(0, 8)) log(`   FP ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
+      // DIAG_SOURCE=name: every false positive of that source, with the text around its highest window.
+      for (const [v, r] of fps.filter(([, r]) => r.source === process.env.DIAG_SOURCE)) log(`   FP ${v.toFixed(3)} ${r.source} (${r.text.length} chars): ${JSON.stringify(r.text.slice(-300))}`);
       const fns = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 1 && v < threshold).sort((a, b) => a[0] - b[0]);
       for (const [v, r] of fns.slice(0, 5)) log(`   FN ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
     }
