@@ -12,7 +12,8 @@
  * (log the false positives and negatives of each fold). For experiments only (the
  * defaults are package 1.2.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
  * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
- * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE.
+ * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0 in 1.2.0), and
+ * DIAG_SOURCE=<source> (with DIAG=1: every false positive of that source).
  *
  * Package 1.2.0 (issue 5, security talk): the round-3 generators (requests about quoted
  * attacks, security prose, defensive code, code with tracebacks) with public rows
@@ -47,6 +48,7 @@ import {
   defensiveCode,
   quotedAttackDiscussion,
   securityProse,
+  extractionQuestions,
   obfuscate,
   obfuscatedVariants,
   OBFUSCATIONS,
@@ -119,6 +121,7 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
           ...securityProse(rng, Number(process.env.N_PROSE ?? 600)),
           ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 600)),
           ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 300)),
+          ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
         ]),
   ];
 }

@@ -33,6 +33,7 @@ test('no five-word run of the held-out security-talk templates is in the trainin
     ...synth.benignEncoded(rng, 200),
     ...synth.shortAttacks(rng, 1000),
     ...synth.indirectInjections(rng, 500),
+    ...synth.extractionQuestions(rng, 1000),
   ];
   assert.ok(rows.every((r) => !r.source.endsWith('_eval')));
   const seen = new Set(rows.flatMap((r) => runs(words(r.text), N)));
