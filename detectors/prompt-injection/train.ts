@@ -10,8 +10,14 @@
  * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
- * defaults are package 1.1.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
- * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0.
+ * defaults are package 1.2.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
+ * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
+ * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0 in 1.2.0), and
+ * DIAG_SOURCE=<source> (with DIAG=1: every false positive of that source).
+ *
+ * Package 1.2.0 (issue 5, security talk): the round-3 generators (requests about quoted
+ * attacks, security prose, defensive code, code with tracebacks) with public rows
+ * weighted 3:1 against ours, chosen on three seeds of QUICK runs (see the model card).
  *
  * Package 1.1.0's choices, each tried against the alternatives in QUICK runs (see the
  * model card): char 4-grams only (about 45% fewer ids than 3+5-grams, so a faster ONNX
@@ -38,6 +44,11 @@ import {
   assistantQuestions,
   benignTables,
   benignDocstrings,
+  codeWithTraceback,
+  defensiveCode,
+  quotedAttackDiscussion,
+  securityProse,
+  extractionQuestions,
   obfuscate,
   obfuscatedVariants,
   OBFUSCATIONS,
@@ -66,7 +77,7 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 };
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
-const PACKAGE_VERSION = '1.1.0';
+const PACKAGE_VERSION = '1.2.0';
 const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 32), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
@@ -97,22 +108,35 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
     ...shortBenign(rng, Number(process.env.N_SHORT ?? 600)),
     ...rolePlayBenign(rng, Number(process.env.N_ROLE ?? 600)),
     ...moreBenignTalk(rng, Number(process.env.N_TALK ?? 400)),
-    ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 300)),
+    ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 450)),
     ...(process.env.ROUND2B === '0'
       ? []
       : [...followUps(rng, 300), ...assistantQuestions(rng, 300), ...benignTables(rng, 150), ...benignDocstrings(rng, 150)]),
+    // Round 3 (issue 5, security talk): requests about quoted attacks, security prose,
+    // defensive code, and Python code with tracebacks.
+    ...(process.env.ROUND3 === '0'
+      ? []
+      : [
+          ...quotedAttackDiscussion(rng, Number(process.env.N_QUOTE ?? 1200)),
+          ...securityProse(rng, Number(process.env.N_PROSE ?? 600)),
+          ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 600)),
+          ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 300)),
+          ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
+        ]),
   ];
 }
 
 /** Weight of a public row relative to one of our own, within its class (our rows are template-made). */
-const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 1);
+const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 3);
+/** Weight of a padded attack (and of its padding alone, the benign twin) relative to our other rows. */
+const PADDED_WEIGHT = Number(process.env.PAD_W ?? 1);
 
 function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): FeaturizedExample[] {
   // Benign rows carry twice the total weight of attacks: a false positive blocks a real
   // user, and the goal is precision at a high recall. Within a class, a public row
   // weighs PUBLIC_WEIGHT times one of ours, so that adding template rows does not dilute
   // the real ones.
-  const rel = (r: Row) => (r.source.startsWith('synthetic_') ? 1 : PUBLIC_WEIGHT);
+  const rel = (r: Row) => (!r.source.startsWith('synthetic_') ? PUBLIC_WEIGHT : r.source.startsWith('synthetic_padded_') ? PADDED_WEIGHT : 1);
   let pos = 0;
   let neg = 0;
   for (const r of rows) {
@@ -282,6 +306,8 @@ async function main(): Promise<void> {
       log(` fold ${k + 1} security-talk FPs by prefix: ${JSON.stringify([...byText].sort((a, b) => b[1] - a[1]).slice(0, 12))}`);
       const fps = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 0 && v >= threshold).sort((a, b) => b[0] - a[0]);
       for (const [v, r] of fps.slice(0, 8)) log(`   FP ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
+      // DIAG_SOURCE=name: every false positive of that source, with the text around its highest window.
+      for (const [v, r] of fps.filter(([, r]) => r.source === process.env.DIAG_SOURCE)) log(`   FP ${v.toFixed(3)} ${r.source} (${r.text.length} chars): ${JSON.stringify(r.text.slice(-300))}`);
       const fns = x.test.map((r, i) => [x.scores[i], r] as const).filter(([v, r]) => r.label === 1 && v < threshold).sort((a, b) => a[0] - b[0]);
       for (const [v, r] of fns.slice(0, 5)) log(`   FN ${v.toFixed(3)} ${r.source}: ${JSON.stringify(r.text.slice(0, 160))}`);
     }
@@ -309,7 +335,13 @@ async function main(): Promise<void> {
   const probes = PROBES.map((t) => rsModel.score(featurizeText(f, [t])));
   log(`probes (random-split model): ${PROBES.map((t, i) => `${JSON.stringify(t.length > 40 ? `${t.slice(0, 20)}…${t.slice(-20)}` : t)} ${probes[i].toFixed(3)}`).join(', ')}`);
 
-  if (QUICK) return;
+  if (QUICK) {
+    // The shipped model's security-talk FPR (one model: noisier than the folds').
+    const m = trainModel(f, [...publicRows, ...synthetic(publicRows, SEED + 200)], SEED + 200);
+    const ts = scoreRows(f, m, securityTalk);
+    log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}; padded probe ${round(m.score(featurizeText(f, [PROBES[4]])))}`);
+    return;
+  }
 
   // 3. The shipped model: every public row and all of our data.
   log('training the shipped model on everything');
