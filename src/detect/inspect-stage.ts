@@ -58,15 +58,21 @@ class Run implements ScoreSignal {
     readonly detector: Detector,
     readonly started: number,
     readonly deadline: number,
-    readonly client: AbortSignal | undefined,
+    readonly ctx: RequestContext,
   ) {}
 
+  /** Polled between chunks: `clientGone` where the context has it (no AbortController made). */
+  private clientAborted(): boolean {
+    const c = this.ctx;
+    return c.clientGone ?? c.signal?.aborted === true;
+  }
+
   get aborted(): boolean {
-    return this.timedOut || performance.now() >= this.deadline || this.client?.aborted === true;
+    return this.timedOut || performance.now() >= this.deadline || this.clientAborted();
   }
 
   get reason(): unknown {
-    if (!this.timedOut && this.client?.aborted) return this.client.reason;
+    if (!this.timedOut && this.clientAborted()) return this.ctx.signal.reason;
     return this.aborted ? new BudgetExceeded(this.detector.settings.budget) : undefined;
   }
 
@@ -225,7 +231,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
     const s = d.settings;
     if (s.mode === 'shadow' && s.sampleRate < 1 && random() >= s.sampleRate) return { detector: d, skipped: true };
     const started = performance.now();
-    const r = new Run(d, started, started + s.budget, ctx.signal);
+    const r = new Run(d, started, started + s.budget, ctx);
     return new Promise<Result>((resolve) => {
       r.resolve = resolve;
       watchdog.add(b.queue, r);
@@ -246,7 +252,7 @@ export async function createInspectStage(loaded: LoadedConfig, services: Service
         (err: unknown) => {
           if (r.settled) return;
           watchdog.remove(b.queue, r);
-          const error = err instanceof BudgetExceeded ? 'timeout' : ctx.signal?.aborted ? 'aborted' : 'failed';
+          const error = err instanceof BudgetExceeded ? 'timeout' : (ctx.clientGone ?? ctx.signal?.aborted) ? 'aborted' : 'failed';
           if (error === 'failed') logger.warn({ err, requestId: ctx.id, detector: d.name }, 'detector failed');
           settle(r, { detector: d, error, latencyMs: performance.now() - started });
         },

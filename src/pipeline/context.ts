@@ -31,6 +31,12 @@ export interface RequestContext {
   /** Aborted when the client goes away or the request times out. */
   readonly signal: AbortSignal;
   /**
+   * True once the client has gone away: what `signal.aborted` says, for a stage that only
+   * polls (the gateway makes the signal's AbortController on first use of `signal`, so
+   * polling this instead keeps a request that never aborts from paying for one).
+   */
+  readonly clientGone?: boolean;
+  /**
    * Headers a request stage adds to the client's response when the request is admitted
    * (the limit stage's RateLimit fields). The shell sets them before the upstream call;
    * headers of the response itself take precedence.

@@ -91,6 +91,10 @@ class Context implements RequestContext {
     private readonly flight: Flight,
   ) {}
 
+  get clientGone(): boolean {
+    return this.flight.closed;
+  }
+
   get signal(): AbortSignal {
     return this.flight.signal;
   }
