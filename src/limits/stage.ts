@@ -462,13 +462,11 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
       // Admitted: what is left of each limit it counted against (not in shadow mode, whose
       // limits the client is not held to).
-      if (views.length && !shadow) {
-        const h = quotaHeaders(views);
-        ctx.responseHeaders = ctx.responseHeaders ? Object.assign(ctx.responseHeaders, h) : h;
-      }
+      const headers = views.length && !shadow ? quotaHeaders(views) : undefined;
       if (lc.held.length) ctx.locals.limit = lc;
       if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
-      return notes.length ? { allow: true, notes } : ALLOW;
+      if (!notes.length && !headers) return ALLOW;
+      return notes.length ? { allow: true, notes, headers } : { allow: true, headers };
     },
 
     wantsResponse(ctx: RequestContext): boolean {

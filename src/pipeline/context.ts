@@ -37,9 +37,9 @@ export interface RequestContext {
    */
   readonly clientGone?: boolean;
   /**
-   * Headers a request stage adds to the client's response when the request is admitted
-   * (the limit stage's RateLimit fields). The shell sets them before the upstream call;
-   * headers of the response itself take precedence.
+   * Headers for the client's response when the request is admitted: the pipeline gathers
+   * them from the stages' allow decisions (the limit stage's RateLimit fields). The shell
+   * sets them before the upstream call; headers of the response itself take precedence.
    */
   responseHeaders?: Record<string, string>;
   /**

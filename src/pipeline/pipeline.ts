@@ -56,6 +56,7 @@ export class Pipeline {
       const decision = await this.call(ctx, stage, 'request', () => stage.request!(ctx));
       if (decision.notes) ctx.notes.push(...decision.notes);
       if (!decision.allow) return { ...decision, stage: stage.name };
+      if (decision.headers) ctx.responseHeaders = ctx.responseHeaders ? { ...ctx.responseHeaders, ...decision.headers } : decision.headers;
     }
     return undefined;
   }

@@ -127,7 +127,12 @@ export interface Note {
 }
 
 export type Decision =
-  | { allow: true; notes?: Note[] }
+  | {
+      allow: true;
+      notes?: Note[];
+      /** Headers for the client's response if the request is admitted (the limit stage's RateLimit fields). */
+      headers?: Record<string, string>;
+    }
   | {
       allow: false;
       /** Defaults to the registered status of `code`. */
