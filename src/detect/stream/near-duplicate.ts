@@ -6,6 +6,7 @@
  * in about 32 of 64 bits. A principal that sends many prompts within a few bits of its
  * earlier ones is sweeping (membership inference or extraction over an LLM).
  */
+import { fmix32 } from './sketch.js';
 
 /** A 64-bit SimHash as two unsigned 32-bit halves. */
 export interface SimHash {
@@ -80,14 +81,5 @@ function hash64(s: string, seed: number): [number, number] {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
   }
-  return [fmix(a), fmix(b ^ 0x9747b28c)];
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return [fmix32(a), fmix32(b ^ 0x9747b28c)];
 }

@@ -83,7 +83,11 @@ export function decodeSketch(text: string, dims: number): Sketch | undefined {
 
 /** A 32-bit avalanche hash of (i, seed) (murmur3's finalizer over a splitmix-style step). */
 export function mix32(i: number, seed: number): number {
-  let h = (Math.imul(i ^ 0x5bd1e995, 0x9e3779b1) + seed) | 0;
+  return fmix32((Math.imul(i ^ 0x5bd1e995, 0x9e3779b1) + seed) | 0);
+}
+
+/** murmur3's 32-bit finalizer (unsigned). */
+export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
