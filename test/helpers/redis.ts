@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { freePort } from '../../bench/lib/proc.js';
 import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.PALISADE_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -70,17 +70,8 @@ export function redisClient(url = REDIS_URL): Redis {
   return c;
 }
 
-/** A free TCP port on 127.0.0.1 (nothing listens on it when this resolves). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 (the bench's helper). */
+export { freePort };
 
 /** A redis-server of the test's own, without persistence, that it can stop and start. */
 export interface PrivateRedis {
