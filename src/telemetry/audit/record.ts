@@ -83,6 +83,11 @@ export function requestRecord(
   return rec;
 }
 
+/** A client-chosen string kept in a record, cut at 256 characters. */
+function bounded(s: string): string {
+  return s.length > 256 ? `${s.slice(0, 256)}…` : s;
+}
+
 /** The record of a request refused before any stage (bad route, body or model). */
 export function rejectedRecord(r: RejectedRequest): AuditEntry {
   return {
@@ -92,7 +97,7 @@ export function rejectedRecord(r: RejectedRequest): AuditEntry {
     client: r.clientAddress,
     method: r.method,
     // The path is client-chosen: kept, but bounded.
-    path: r.path.length > 256 ? `${r.path.slice(0, 256)}…` : r.path,
+    path: bounded(r.path),
     decision: 'reject',
     status: r.status,
     code: r.code,
@@ -110,7 +115,7 @@ export function tokenRecord(e: TokenExchangeEvent): AuditEntry {
     principal: e.principal,
     tenant: e.tenant,
     // Client-chosen when refused: bounded like a path.
-    model: e.model !== undefined && e.model.length > 256 ? `${e.model.slice(0, 256)}…` : e.model,
+    model: e.model === undefined ? undefined : bounded(e.model),
     scope: e.scope,
     jti: e.jti,
     expiresIn: e.expiresIn,
