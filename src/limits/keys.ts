@@ -41,9 +41,18 @@ export function counterKey(by: readonly KeyPart[], ctx: RequestContext): string 
   return out;
 }
 
+/** The day of the last call, kept: every request of a day asks for the same one. */
+let dayStart = 0;
+let dayEnd = 0;
+let dayName = '';
+
 /** The UTC day of `now` (`2026-11-26`) and the seconds until it ends. */
 export function utcDay(now: number): { day: string; secondsLeft: number } {
-  const d = new Date(now);
-  const end = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
-  return { day: d.toISOString().slice(0, 10), secondsLeft: (end - now) / 1000 };
+  if (now < dayStart || now >= dayEnd) {
+    const d = new Date(now);
+    dayStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    dayEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+    dayName = d.toISOString().slice(0, 10);
+  }
+  return { day: dayName, secondsLeft: (dayEnd - now) / 1000 };
 }

@@ -9,7 +9,7 @@ import { RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexibl
 import type { StoreFailurePolicy } from '../state/config.js';
 import { FailoverStore } from '../state/failover.js';
 import type { StateStore } from '../state/store.js';
-import { BoundedRateLimiterMemory } from './bounded-memory.js';
+import { BoundedRateLimiterMemory, type BoundedMemoryStorage } from './bounded-memory.js';
 
 /** The shape of one counter. */
 export interface CounterSpec {
@@ -43,12 +43,13 @@ export interface LimiterRegistryOptions {
 
 /**
  * How the counters of a request are taken now:
- * - `each`: one limiter call per counter (memory counters, or Redis with batching off);
+ * - `memory`: all at once in this process ({@link LimiterRegistry.consumeAllLocal});
+ * - `each`: one limiter call per counter (Redis with batching off, the A/B baseline);
  * - `batch`: all in one Redis script ({@link LimiterRegistry.consumeAll});
- * - `local`: Redis is away and policy `local`: on each counter's memory insurance;
+ * - `local`: Redis is away and policy `local`: all at once on the counters' memory insurance;
  * - `down`: Redis is away and there is no insurance: the failure policy decides.
  */
-export type CountingRoute = 'each' | 'batch' | 'local' | 'down';
+export type CountingRoute = 'memory' | 'each' | 'batch' | 'local' | 'down';
 
 /**
  * One counter of a request in {@link LimiterRegistry.consumeAll}.
@@ -270,7 +271,8 @@ export class LimiterRegistry {
    */
   get route(): CountingRoute {
     const redis = this.opts.redis;
-    if (!redis || this.opts.batch === false) return 'each';
+    if (!redis) return 'memory';
+    if (this.opts.batch === false) return 'each';
     if (redis.status === 'ready' && !this.opts.degraded?.()) return 'batch';
     return this.onStoreFailure === 'local' ? 'local' : 'down';
   }
@@ -319,6 +321,56 @@ export class LimiterRegistry {
       results.push(r);
     }
     return { refused: Number(reply[0]), unitCost: Number(reply[1]), score: Number(reply[2]), factor: Number(reply[3]), results };
+  }
+
+  /**
+   * {@link consumeAll} on memory counters, synchronously, with the script's rules (the
+   * same ops, the same result): the registry's own limiters, or (`insurance`) the memory
+   * insurance of its Redis limiters while Redis is away. One pass over plain Maps instead
+   * of a library call, a promise and a result object per counter.
+   */
+  consumeAllLocal(ops: readonly BatchOp[], unitCost: number, keepGoing = false, insurance = false): BatchResult {
+    const results: BatchOpResult[] = [];
+    const taken: { s: BoundedMemoryStorage; key: string; points: number; sec: number }[] = [];
+    const memory = (l: RateLimiterAbstract): BoundedRateLimiterMemory => {
+      const m = insurance ? this.insuranceOf(l) : l;
+      if (!(m instanceof BoundedRateLimiterMemory)) throw new Error(`limiter ${l.keyPrefix} has no memory counters`);
+      if (insurance) (m as Insurance).onUse?.();
+      return m;
+    };
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i];
+      const l = memory(op.limiter);
+      const key = l.getKey(op.key);
+      const points = op.units * unitCost;
+      const sec = Math.floor(op.durationSec ?? l.duration);
+      let r: BatchOpResult;
+      if (op.mode === 'take') {
+        const cur = l.storage.get(key);
+        const consumed = (cur?.consumedPoints ?? 0) + points;
+        if (consumed > l.points && !keepGoing) r = { consumed, msBeforeNext: cur && cur.msBeforeNext >= 0 ? cur.msBeforeNext : sec * 1000, over: true };
+        else {
+          const res = l.storage.incrby(key, points, sec);
+          r = { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, over: res.consumedPoints > l.points };
+          taken.push({ s: l.storage, key, points, sec });
+        }
+      } else {
+        const res = l.storage.incrby(key, points, sec);
+        r = { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, over: res.consumedPoints > l.points };
+        if (op.burst && r.over) {
+          const b = memory(op.burst);
+          const bres = b.storage.incrby(b.getKey(op.key), points, Math.floor(b.duration));
+          r.burst = { consumed: bres.consumedPoints, msBeforeNext: bres.msBeforeNext };
+          r.over = bres.consumedPoints > b.points;
+        }
+      }
+      results.push(r);
+      if (r.over && !keepGoing) {
+        for (const t of taken) t.s.incrby(t.key, -t.points, t.sec);
+        return { refused: i, unitCost, score: 0, factor: 1, results };
+      }
+    }
+    return { refused: -1, unitCost, score: 0, factor: 1, results };
   }
 
   /**

@@ -20,7 +20,8 @@ import { INFERENCE_OPERATIONS, type KeyPart, type LimitsConfig, type ModelLimits
 import { quotaHeaders, refusalHeaders, type PolicyView, type QuotaUnit, type RefusalView } from './headers.js';
 import { counterKey, utcDay } from './keys.js';
 import { isUnreachable } from '../state/redis.js';
-import { createLimiterRegistry, type BatchOp, type LimiterRegistry, type RiskCost } from './limiters.js';
+import { BoundedRateLimiterMemory } from './bounded-memory.js';
+import { createLimiterRegistry, type BatchOp, type BatchResult, type LimiterRegistry, type RiskCost } from './limiters.js';
 import { RiskShrink, riskKey } from './risk.js';
 import { estimateTokens, hasUsage } from './tokens.js';
 
@@ -88,6 +89,13 @@ interface LimitLocals {
 }
 
 type Check = { ok: true } | { ok: false; decision: Decision };
+
+/** What counting all of a request's counters found: a refusal, and the risk it was counted at. */
+interface Counted {
+  d?: Decision;
+  score: number;
+  factor: number;
+}
 
 /** A settlement of a held counter when the request is done: + charges, - gives back. */
 interface Change {
@@ -211,12 +219,25 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     }
   };
 
+  /**
+   * Adds `delta` points (negative: gives back) to a held counter, as the library's penalty
+   * and reward do: on a memory counter at once, else a promise of the store's answer.
+   */
+  const settle = (h: Held, delta: number): Promise<unknown> | undefined => {
+    const l = h.limiter;
+    if (l instanceof BoundedRateLimiterMemory) {
+      l.storage.incrby(l.getKey(h.key), delta, l.duration);
+      return undefined;
+    }
+    return delta > 0 ? l.penalty(h.key, delta) : l.reward(h.key, -delta);
+  };
+
   /** Points go back only into the window they were taken from. */
   const canGiveBack = (h: Held, points: number): boolean => points > 0 && Date.now() < h.windowEnd - WINDOW_MARGIN_MS;
 
   const giveBack = (h: Held, points = h.points): void => {
     if (!canGiveBack(h, points)) return;
-    h.limiter.reward(h.key, points).catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: giving back failed'));
+    settle(h, -points)?.catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: giving back failed'));
   };
 
   const storeFailure = (c: Counter, err: unknown): Check => {
@@ -254,11 +275,8 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     resetSec: c.kind === 'concurrency' ? undefined : c.kind === 'queries' ? day!.secondsLeft : Math.max(0, msBeforeNext) / 1000,
   });
 
-  /** The limiter to count on: the counter's, or (`local`) its memory insurance. */
-  const pick = (l: RateLimiterAbstract, local: boolean): RateLimiterAbstract => (local ? (registry.insuranceOf(l) ?? l) : l);
-
-  const checkRequests = async (c: Counter, key: string, unitCost: number, local: boolean, views: RefusalView[]): Promise<Check> => {
-    const l = c.burst ? (local ? new BurstyRateLimiter(pick(c.limiter, true), pick(c.burst.limiter, true)) : c.burst.bursty) : pick(c.limiter, local);
+  const checkRequests = async (c: Counter, key: string, unitCost: number, views: RefusalView[]): Promise<Check> => {
+    const l = c.burst ? c.burst.bursty : c.limiter;
     const r = await consume(l, key, unitCost);
     if ('error' in r) return storeFailure(c, r.error);
     if (!r.refused) {
@@ -266,7 +284,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       return { ok: true };
     }
     // Refused attempts stay counted: the limit is on the rate of attempts.
-    const b = c.burst ? await pick(c.burst.limiter, local).get(key).catch(() => null) : null;
+    const b = c.burst ? await c.burst.limiter.get(key).catch(() => null) : null;
     return { ok: false, decision: requestsRefusal(c, unitCost, r.res.msBeforeNext, b?.msBeforeNext) };
   };
 
@@ -277,7 +295,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   /** Concurrency slots, token reservations and query budgets: held, and given back on refusal. */
-  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, local: boolean, views: RefusalView[], tokens?: number): Promise<Check> => {
+  const take = async (c: Counter, key: string, points: number, unitCost: number, lc: LimitLocals, views: RefusalView[], tokens?: number): Promise<Check> => {
     let opts: Record<string, unknown> | undefined;
     let day: ReturnType<typeof utcDay> | undefined;
     if (c.kind === 'queries') {
@@ -287,7 +305,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       opts = { customDuration: d.durationSec };
     }
     const now = Date.now();
-    const limiter = pick(c.limiter, local);
+    const limiter = c.limiter;
     const r = await consume(limiter, key, points, opts);
     if ('error' in r) return storeFailure(c, r.error);
     const held: Held = { counter: c, limiter, key, points, windowEnd: now + Math.max(0, r.res.msBeforeNext), tokens };
@@ -334,17 +352,17 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return out;
   };
 
-  /** One counter at a time (memory counters, and Redis counters while Redis fails). */
-  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[], local: boolean): Promise<Decision | undefined> => {
+  /** One limiter call per counter (Redis with batching off: the A/B baseline of the script). */
+  const sequential = async (counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
     for (const c of counters) {
       const key = counterKey(c.by, ctx);
       let check: Check;
-      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, local, views);
+      if (c.kind === 'requests') check = await checkRequests(c, key, unitCost, views);
       else if (c.kind === 'tokens') {
         if (!est) continue; // token budgets apply to LLM calls only
         const tokens = est.prompt + est.completion;
-        check = await take(c, key, tokens * unitCost, unitCost, lc, local, views, tokens);
-      } else check = await take(c, key, unitCost, unitCost, lc, local, views);
+        check = await take(c, key, tokens * unitCost, unitCost, lc, views, tokens);
+      } else check = await take(c, key, unitCost, unitCost, lc, views);
       if (check.ok) continue;
       const d = check.decision;
       if (d.allow || shadow) {
@@ -363,14 +381,31 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
    * With `cost` a RiskCost the principal's risk is read in the same step and sets the
    * unit cost. Sets lc.unitCost; a decision when refused; throws when Redis failed.
    */
-  const batched = async (first: Counter, plan: Step[], cost: number | RiskCost, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<{ d?: Decision; score: number; factor: number }> => {
-    const ops: BatchOp[] = plan.map((s) =>
+  const batched = (first: Counter, plan: Step[], cost: number | RiskCost, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Counted> => {
+    const ops = opsOf(plan);
+    const now = Date.now();
+    return registry.consumeAll(ops, cost, shadow).then((r) => counted(r, first, plan, lc, notes, views, now, false));
+  };
+
+  /** The ops of a plan, for consumeAll or consumeAllLocal. */
+  const opsOf = (plan: Step[]): BatchOp[] =>
+    plan.map((s) =>
       s.c.kind === 'requests'
         ? { mode: 'count', limiter: s.c.limiter, burst: s.c.burst?.limiter, key: s.key, units: s.units }
         : { mode: 'take', limiter: s.c.limiter, key: s.key, units: s.units, durationSec: s.durationSec },
     );
-    const now = Date.now();
-    const r = await registry.consumeAll(ops, cost, shadow);
+
+  /**
+   * Every counter at once in this process (memory counters; with `insurance`, the memory
+   * insurance of Redis counters while Redis is away): the Redis script's rules, no round trip.
+   */
+  const inMemory = (first: Counter, plan: Step[], unitCost: number, lc: LimitLocals, notes: Note[], views: RefusalView[], insurance: boolean): Counted => {
+    const r = registry.consumeAllLocal(opsOf(plan), unitCost, shadow, insurance);
+    return counted(r, first, plan, lc, notes, views, Date.now(), insurance);
+  };
+
+  /** Reads a batch result: the refusal, what is held, and the RateLimit views of what was admitted. */
+  const counted = (r: BatchResult, first: Counter, plan: Step[], lc: LimitLocals, notes: Note[], views: RefusalView[], now: number, insurance: boolean): Counted => {
     const { score, factor } = r;
     if (r.refused === -2) return { d: noAccess(first, score, factor), score, factor };
     const unitCost = r.unitCost;
@@ -388,7 +423,10 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
         }
         return { d: takeRefusal(s.c, unitCost, points, res.consumed, res.msBeforeNext, s.day, s.tokens), score, factor };
       }
-      if (s.c.kind !== 'requests') lc.held.push({ counter: s.c, limiter: s.c.limiter, key: s.key, points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
+      if (s.c.kind !== 'requests') {
+        const limiter = insurance ? (registry.insuranceOf(s.c.limiter) ?? s.c.limiter) : s.c.limiter;
+        lc.held.push({ counter: s.c, limiter, key: s.key, points, windowEnd: now + Math.max(0, res.msBeforeNext), tokens: s.tokens });
+      }
       if (res.over) notes.push(note(s.c)); // shadow: counted, noted, admitted
       else views.push(admittedView(s.c, unitCost, res.consumed, res.msBeforeNext, s.day));
     }
@@ -406,7 +444,8 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     if (isUnreachable(err)) registry.noteFailure();
     if (registry.onStoreFailure !== 'local') return down(counters[0], err);
     services.logger.warn({ err }, 'limit: counter store failed; counting locally');
-    return sequential(counters, ctx, unitCost, est, lc, notes, views, true);
+    const plan = steps(counters, ctx, est);
+    return plan.length ? inMemory(counters[0], plan, unitCost, lc, notes, views, true).d : undefined;
   };
 
   /** No counter can be taken (Redis away, no insurance): the failure policy decides. */
@@ -427,13 +466,13 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       const notes: Note[] = [];
       const views: RefusalView[] = [];
       const route = registry.route;
-      const plan = route === 'batch' ? steps(counters, ctx, est) : undefined;
+      const plan = route === 'batch' || route === 'memory' || route === 'local' ? steps(counters, ctx, est) : undefined;
       let score = 0;
       let factor = 1;
       let d: Decision | undefined;
       // With Redis, the risk score is read by the script that takes the counters.
       const principal = ctx.principal;
-      const riskInScript = plan !== undefined && plan.length > 0 && risk.enabled && principal !== undefined;
+      const riskInScript = route === 'batch' && plan!.length > 0 && risk.enabled && principal !== undefined;
       if (!riskInScript) {
         ({ score, factor } = await risk.read(ctx, services.state));
         if (factor <= 0) return noAccess(counters[0], score, factor);
@@ -441,6 +480,8 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       }
       if (plan && plan.length === 0) {
         // No counter applies (e.g. only token budgets, on a call that is not an LLM's).
+      } else if (route === 'memory' || route === 'local') {
+        d = inMemory(counters[0], plan!, lc.unitCost, lc, notes, views, route === 'local').d;
       } else if (plan) {
         const cost: number | RiskCost = riskInScript
           ? { key: riskKey(principal.id), halfLifeMs: risk.halfLifeMs, now: Date.now(), scale: SCALE, steps: risk.steps }
@@ -458,7 +499,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
           d = await afterBatchFailure(err, counters, ctx, lc.unitCost, est, lc, notes, views);
         }
       } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
-      else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views, route === 'local');
+      else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views);
       if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
       // Admitted: what is left of each limit it counted against (not in shadow mode, whose
       // limits the client is not held to).
@@ -538,8 +579,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
 
   /** One settlement on its own: a penalty charges more, a reward gives back. */
   const adjust = ({ h, delta }: Change): void => {
-    const p = delta > 0 ? h.limiter.penalty(h.key, delta) : h.limiter.reward(h.key, -delta);
-    p.catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: settling failed'));
+    settle(h, delta)?.catch((err: unknown) => services.logger.warn({ err, counter: h.counter.id }, 'limit: settling failed'));
   };
 
   return stage;

@@ -396,3 +396,12 @@ test('without limits, or with mode off, there is no limit stage (it costs nothin
   assert.equal(createLimitStage(loadYaml(HEAD + off), services), undefined);
   assert.equal(services.limiters!.size, 0);
 });
+
+test('utcDay: the kept day follows the clock across midnight, forwards and back', () => {
+  const midnight = Date.UTC(2026, 10, 27);
+  assert.deepEqual(utcDay(midnight - 1000), { day: '2026-11-26', secondsLeft: 1 });
+  assert.deepEqual(utcDay(midnight - 1), { day: '2026-11-26', secondsLeft: 0.001 });
+  assert.deepEqual(utcDay(midnight), { day: '2026-11-27', secondsLeft: 86_400 });
+  assert.deepEqual(utcDay(midnight - 500), { day: '2026-11-26', secondsLeft: 0.5 });
+  assert.deepEqual(utcDay(Date.UTC(2028, 1, 29, 12)), { day: '2028-02-29', secondsLeft: 43_200 });
+});
