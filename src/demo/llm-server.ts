@@ -85,6 +85,10 @@ interface Faults {
   hugeBytes: number;
   garbage: boolean;
   badSse: boolean;
+  /** JSON bodies indented (bytes a re-serializing proxy would change). */
+  pretty: boolean;
+  /** Each choice's logprobs key written twice: the real ones, then `null` (JSON.parse keeps the last). */
+  dupLogprobs: boolean;
 }
 
 /** How the body goes out: pauses and cuts. */
@@ -106,6 +110,22 @@ function ok(value: unknown): Output {
   return { kind: 'json', status: 200, body: JSON.stringify(value) };
 }
 
+/** The `pretty` and `dup-logprobs` faults applied to a JSON body. */
+function rewriteJson(text: string, f: Faults): string {
+  const value = JSON.parse(text) as { choices?: Record<string, unknown>[] };
+  if (!f.dupLogprobs) return JSON.stringify(value, null, 2);
+  // A unique placeholder per choice, replaced by the duplicated member in the text.
+  const dups: string[] = [];
+  for (const c of value.choices ?? []) {
+    const lp = JSON.stringify(c.logprobs ?? null);
+    delete c.logprobs;
+    c.__dup = dups.length;
+    dups.push(`"logprobs":${lp},"logprobs":null`);
+  }
+  const out = JSON.stringify(value, null, f.pretty ? 2 : undefined);
+  return out.replace(/"__dup":\s*(\d+)/g, (_, i: string) => dups[Number(i)]);
+}
+
 function outputBytes(out: Output): number {
   if (out.kind === 'json') return Buffer.byteLength(out.body);
   let n = 0;
@@ -117,12 +137,14 @@ function outputBytes(out: Output): number {
  * Parses `x-demo-fault`. Values: `status-NNN` (an OpenAI-style JSON error with that
  * 4xx/5xx status; `status-500` and `status-503` are the usual ones), `slow-headers:MS`,
  * `slow-body:MS`, `die-mid-stream`, `reset-before-headers`, `huge:BYTES`, `garbage`,
- * `bad-sse`. Several may be combined with commas. Returns a message for a bad value.
+ * `bad-sse`, `pretty` (JSON bodies indented), `dup-logprobs` (a JSON chat or completion
+ * body whose choices carry `logprobs` twice, the real ones first and `null` last: a
+ * parser that keeps the first key sees what one that keeps the last does not). Several may be combined with commas. Returns a message for a bad value.
  */
 export function parseFaults(value: string): Faults | string {
   const f: Faults = {
     status: 0, slowHeadersMs: 0, slowBodyMs: 0, dieMidStream: false,
-    resetBeforeHeaders: false, hugeBytes: 0, garbage: false, badSse: false,
+    resetBeforeHeaders: false, hugeBytes: 0, garbage: false, badSse: false, pretty: false, dupLogprobs: false,
   };
   for (const raw of value.split(',')) {
     const item = raw.trim();
@@ -144,6 +166,8 @@ export function parseFaults(value: string): Faults | string {
     else if (item === 'reset-before-headers') f.resetBeforeHeaders = true;
     else if (item === 'garbage') f.garbage = true;
     else if (item === 'bad-sse') f.badSse = true;
+    else if (item === 'pretty') f.pretty = true;
+    else if (item === 'dup-logprobs') f.dupLogprobs = true;
     else return `unknown ${FAULT_HEADER} value: ${item}`;
   }
   return f;
@@ -704,6 +728,7 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
       out = { kind: 'sse', events: ['data: {"id":"chatcmpl-bad-sse","choices":[\n\n', 'data: this is not JSON\n\n', 'data: {nor:this}\n\n', DONE_EVENT] };
     } else {
       out = route(method, path, body, faults?.hugeBytes ?? 0);
+      if (out.kind === 'json' && out.status === 200 && (faults?.pretty || faults?.dupLogprobs)) out = { ...out, body: rewriteJson(out.body, faults) };
     }
     const plan: SendPlan = { tokenDelayMs, slowBodyMs: faults?.slowBodyMs ?? 0, dieMidStream: faults?.dieMidStream ?? false };
     if (plan.slowBodyMs === 0 && !plan.dieMidStream && (plan.tokenDelayMs === 0 || out.kind === 'json')) return sendNow(res, out);

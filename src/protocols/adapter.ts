@@ -27,6 +27,12 @@ export interface ProtocolAdapter {
   /** Writes the (possibly changed) neutral view back into its body and serializes it. */
   serializeResponse(res: InferenceResponse): string;
   /**
+   * Whether serializeResponse has anything of the neutral view to write back into this
+   * response's body (stages change the view, never the body). When it has not, the body
+   * is as the upstream sent it, and its bytes may be sent as they are. Absent: always.
+   */
+  writesBack?(res: InferenceResponse): boolean;
+  /**
    * Rewrites the request body so that it asks for `change` (a stage clamped what the
    * client asked for: fewer choices, fewer log-probabilities, no echo), and keeps
    * `req.params` in step. `logprobs: false` removes log-probabilities altogether.

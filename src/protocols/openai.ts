@@ -68,6 +68,11 @@ export const openaiAdapter: ProtocolAdapter = {
     return JSON.stringify(res.body);
   },
 
+  // Log-probabilities are the only view of an OpenAI response that stages change.
+  writesBack(res: InferenceResponse): boolean {
+    return formats.has(res);
+  },
+
   applyParams(req: InferenceRequest, change: Partial<InferenceParams>): void {
     if (req.operation !== 'chat' && req.operation !== 'completions') return;
     const body = mutableBody(req);

@@ -240,7 +240,10 @@ function checkAndFreeze(node: object): boolean {
   return true;
 }
 
-/** Forbidden keys only (a response body is changed in place by response stages: not frozen). */
+/**
+ * Forbidden keys only (a response body is changed in place by response stages: not
+ * frozen); counts object members into `walk.members`.
+ */
 function checkKeys(node: object): boolean {
   if (Array.isArray(node)) {
     for (let i = 0; i < node.length; i++) {
@@ -250,6 +253,7 @@ function checkKeys(node: object): boolean {
     return true;
   }
   for (const k in node) {
+    walk.members++;
     const v = (node as Record<string, unknown>)[k];
     if (k === '__proto__') return false;
     if (v !== null && typeof v === 'object') {
@@ -282,11 +286,26 @@ export function jsonDepthExceeds(text: string, max: number): boolean {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
+/** A parsed upstream response body. */
+export interface ParsedResponse {
+  value: unknown;
+  /**
+   * Whether the bytes may reach the client as they are when no stage changed the value:
+   * no client parser can read them as anything else (no duplicate key, no number a
+   * double cannot hold exactly, no BOM), as for request bodies.
+   */
+  exact: boolean;
+}
+
 /** Parses a JSON response body of an upstream (same protections, no depth bound beyond V8's). Throws on bad input. */
-export function parseJsonResponse(buf: Buffer): unknown {
+export function parseJsonResponse(buf: Buffer): ParsedResponse {
   const v: unknown = JSON.parse(utf8.decode(buf));
+  walk.members = 0;
   if (v !== null && typeof v === 'object' && !checkKeys(v)) throw new SyntaxError('Object contains forbidden prototype property');
-  return v;
+  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  // JSON.parse has read it: the scan only counts members and number tokens.
+  const exact = !bom && scanJson(buf, Infinity) && !scan.inexactNumber && scan.members === walk.members;
+  return { value: v, exact };
 }
 
 /** Whether a content type is JSON (`application/json`, `application/x+json`, with parameters). */

@@ -81,9 +81,13 @@ export async function deliverJson(
     return { status: up.status };
   }
   let parsed: InferenceResponse;
+  let exact: boolean;
+  const adapter = ctx.model.adapter;
   try {
     if (!isJsonContentType(up.contentType)) throw new Error('not JSON');
-    parsed = ctx.model.adapter.parseResponse(parseJsonResponse(buf), ctx.request, up.status);
+    const body = parseJsonResponse(buf);
+    exact = body.exact;
+    parsed = adapter.parseResponse(body.value, ctx.request, up.status);
   } catch (err) {
     // Fail closed: output the gateway cannot read is not passed to the client unread,
     // unless the operator said so for a model that has no defense to bypass.
@@ -102,7 +106,14 @@ export async function deliverJson(
     sendError(res, ctx.id, denial.code, denial.message, denial.status, denial.headers);
     return { status: denial.status ?? errorSpec(denial.code).status, code: denial.code, usage: parsed.usage, deniedBy: denial.stage };
   }
-  const out = ctx.model.adapter.serializeResponse(parsed);
+  if (exact && adapter.writesBack?.(parsed) === false) {
+    // Nothing to write back, and bytes no client can read otherwise: sent as they came.
+    headers['content-length'] = buf.length;
+    res.writeHead(up.status, headers);
+    res.end(buf);
+    return { status: up.status, usage: parsed.usage };
+  }
+  const out = adapter.serializeResponse(parsed);
   headers['content-type'] = 'application/json';
   headers['content-length'] = Buffer.byteLength(out);
   res.writeHead(up.status, headers);

@@ -218,3 +218,36 @@ test('passRawWhenUndefended: a model without an enforced defense may pass an unr
   assert.match(text, /this is not JSON/);
   assert.match(text, /\[DONE\]/);
 });
+
+test('a response no stage changes reaches the client as the upstream wrote it; one with logprobs is rewritten', async () => {
+  const pretty = { 'x-demo-fault': 'pretty' };
+  const direct = await postJson(`${llm.url}/v1/chat/completions`, chat('demo-llm'), pretty);
+  assert.match(direct.text, /\n {2}"choices": \[/, 'the fixture indents its JSON');
+  // Without logprobs there is nothing to round: the bytes pass as they are (no re-serialization).
+  const plain = await postJson(`${gw.url}/v1/chat/completions`, chat('llm-clamp'), pretty);
+  assert.equal(plain.status, 200);
+  assert.match(plain.text, /\n {2}"choices": \[/);
+  assert.equal(plain.json.choices[0].message.content, direct.json.choices[0].message.content);
+  assert.equal(plain.headers.get('content-length'), String(Buffer.byteLength(plain.text)));
+  // With logprobs the defense rewrites them: serialized again, rounded.
+  const lp = await postJson(`${gw.url}/v1/chat/completions`, chat('llm-clamp', { logprobs: true, top_logprobs: 2 }), pretty);
+  assert.equal(lp.status, 200);
+  assert.doesNotMatch(lp.text, /\n/);
+  const nums = allLogprobs(lp.json);
+  assert.ok(nums.length > 0 && nums.every((x) => Math.round(x * 10) / 10 === x), String(nums));
+});
+
+test('duplicate keys from the upstream: the client gets the one value the gateway inspected, never the raw bytes', async () => {
+  const dup = { 'x-demo-fault': 'dup-logprobs' };
+  const direct = await fetch(`${llm.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...dup }, body: JSON.stringify(chat('demo-llm', { logprobs: true, top_logprobs: 2 })) });
+  const raw = await direct.text();
+  assert.match(raw, /"logprobs":\{"content":\[.*"logprobs":null/, 'the fixture writes the real logprobs first, then null');
+  // JSON.parse keeps the last key (null): the gateway sees no logprobs, so it has nothing
+  // to round; a client parser that keeps the first key would see the raw ones if the
+  // bytes went through as they are.
+  const r = await postJson(`${gw.url}/v1/chat/completions`, chat('llm-clamp', { logprobs: true, top_logprobs: 2 }), dup);
+  assert.equal(r.status, 200);
+  assert.equal(r.text.match(/"logprobs"/g)?.length, r.json.choices.length, r.text);
+  assert.doesNotMatch(r.text, /"logprob":/);
+  assert.equal(r.json.choices[0].logprobs, null);
+});

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { isJsonContentType, jsonDepthExceeds, parseJsonBody, parseJsonRequest } from '../../src/server/body.js';
+import { isJsonContentType, jsonDepthExceeds, parseJsonBody, parseJsonRequest, parseJsonResponse } from '../../src/server/body.js';
 import { mutableBody } from '../../src/protocols/adapter.js';
 import type { InferenceRequest } from '../../src/pipeline/types.js';
 
@@ -97,4 +97,14 @@ test('scanJson: member count and depth (property: agrees with the parsed value)'
     }),
     { numRuns: 1000 },
   );
+});
+
+test('responses: exact when no client parser can read the bytes otherwise; forbidden keys refused', () => {
+  assert.equal(parseJsonResponse(Buffer.from('{ "choices": [ {"logprobs": null, "x": [1, -2.5]} ] }')).exact, true);
+  for (const body of ['{"a":1,"a":2}', '{"c":[{"logprobs":{"x":1},"logprobs":null}]}', '{"a":1e3}', '{"a":12345678901234567}', '\ufeff{"a":1}']) {
+    const p = parseJsonResponse(Buffer.from(body));
+    assert.equal(p.exact, false, body);
+  }
+  assert.deepEqual(parseJsonResponse(Buffer.from('{"a":1,"a":2}')).value, { a: 2 });
+  assert.throws(() => parseJsonResponse(Buffer.from('{"__proto__":{"x":1}}')), SyntaxError);
 });
