@@ -6,7 +6,7 @@
  *
  * Usage: npm run bench -- [--quick] [--only NAME,NAME] [--rounds N] [--duration S] [--save NAME]
  *   --quick      every scenario briefly (a smoke check, under two minutes)
- *   --only       scenarios whose name contains one of these strings
+ *   --only       scenarios whose name contains one of these strings (`=NAME`: exactly that name)
  *   --save NAME  also keep the result as bench/results/NAME.{json,md,svg}
  *   --baseline REF  also run every gateway scenario on the gateway built from git REF
  *                (as NAME~base), interleaved with this one: an A/B of a change on a busy machine
@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const machine = machineInfo(ROOT);
   const only = args.only?.split(',').map((x) => x.trim()).filter(Boolean);
-  const wanted = SCENARIOS.filter((s) => !only || only.some((o) => s.name.includes(o)));
+  const wanted = SCENARIOS.filter((s) => !only || only.some((o) => (o.startsWith('=') ? s.name === o.slice(1) : s.name.includes(o))));
   const skipped: BenchResult['skipped'] = [];
   const runnable: Scenario[] = [];
   for (const s of wanted) {
