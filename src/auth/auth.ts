@@ -84,32 +84,43 @@ export class Auth {
    * Who is calling: the principal of the request's credential, or an anonymous principal
    * when it carries none (policy decides whether that is enough). Throws AuthFailure.
    */
-  async identify(http: HttpInfo): Promise<Principal> {
+  identify(http: HttpInfo): Principal | Promise<Principal> {
     const cred = this.credentialOf(http);
     if (cred === undefined) return { id: `anon:${http.clientAddress}`, scopes: [], roles: [], via: 'anonymous' };
-    return (await this.authenticate(cred, http.tls?.clientCertSha256)).principal;
+    const a = this.authenticate(cred, http.tls?.clientCertSha256);
+    return a instanceof Promise ? a.then(principalOf) : a.principal;
   }
 
   /**
    * Verifies a credential and checks revocation and sender binding (every time, also on
    * a cache hit). `clientCert` is the x5t#S256 of the connection's client certificate.
+   * Synchronous (a result, or a thrown AuthFailure) when nothing needs a wait: a cached
+   * token or an API key, with revocations in a memory store; else a promise.
    */
-  async authenticate(cred: Credential, clientCert: string | undefined): Promise<Authenticated> {
+  authenticate(cred: Credential, clientCert: string | undefined): Authenticated | Promise<Authenticated> {
     if (cred.value.length > this.config.maxTokenSize) throw new AuthFailure('too-large');
-    const a = cred.kind === 'jwt' ? await this.verifyJwt(cred.value) : { principal: this.matchApiKey(cred.value) };
-    const p = a.principal;
-    if (await this.revocations.isRevoked(p.id, p.jti)) throw new AuthFailure('revoked', { principal: p.id });
-    // RFC 8705: a certificate-bound token is only good over a connection with that certificate.
-    const bound = p.cnf?.['x5t#S256'];
-    if (bound !== undefined && bound !== clientCert) throw new AuthFailure('cnf-mismatch', { principal: p.id });
-    return a;
+    const a = cred.kind === 'jwt' ? this.verifyJwt(cred.value) : { principal: this.matchApiKey(cred.value) };
+    return a instanceof Promise ? a.then((x) => this.checked(x, clientCert)) : this.checked(a, clientCert);
   }
 
-  /** The policy decision for a principal and a model now (reads the risk only when the level needs it). */
-  async decide(p: Principal, model: ModelRuntime, http: Pick<HttpInfo, 'clientAddress' | 'tls'>): Promise<PolicyResult> {
+  /** Revocation, then sender binding, of a verified credential. */
+  private checked(a: Authenticated, clientCert: string | undefined): Authenticated | Promise<Authenticated> {
+    const p = a.principal;
+    const revoked = this.revocations.isRevoked(p.id, p.jti);
+    return revoked instanceof Promise ? revoked.then((r) => boundTo(a, r, clientCert)) : boundTo(a, revoked, clientCert);
+  }
+
+  /**
+   * The policy decision for a principal and a model now. It reads the risk only when the
+   * level needs it: synchronous when it does not (no promise per request for a policy of
+   * scopes and roles alone).
+   */
+  decide(p: Principal, model: ModelRuntime, http: Pick<HttpInfo, 'clientAddress' | 'tls'>): PolicyResult | Promise<PolicyResult> {
     const c = model.config.criticality;
-    const risk = this.policy.needsRisk(c) ? await this.riskOf(p, http.clientAddress) : 0;
-    return this.policy.check(p, { name: model.name, criticality: c }, http.tls?.clientCertSha256, risk, this.now());
+    const target = { name: model.name, criticality: c };
+    const cert = http.tls?.clientCertSha256;
+    if (!this.policy.needsRisk(c)) return this.policy.check(p, target, cert, 0, this.now());
+    return this.riskOf(p, http.clientAddress).then((risk) => this.policy.check(p, target, cert, risk, this.now()));
   }
 
   /** The risk that policy sees for this caller. */
@@ -149,11 +160,16 @@ export class Auth {
     return { kind: looksLikeJwt(v) ? 'jwt' : 'api-key', value: v };
   }
 
-  private async verifyJwt(token: string): Promise<Authenticated> {
+  /** A JWT's principal: from the cache at once, else verified (a promise). */
+  private verifyJwt(token: string): Authenticated | Promise<Authenticated> {
     const now = Date.now();
     const key = TokenCache.keyOf(token);
     const hit = this.cache.get(key, now);
     if (hit) return { principal: { ...hit.principal }, expiresAt: hit.expiresAt };
+    return this.verifyUncached(token, key, now);
+  }
+
+  private async verifyUncached(token: string, key: string, now: number): Promise<Authenticated> {
     let iss: unknown;
     try {
       iss = decodeJwt(token).iss;
@@ -177,6 +193,20 @@ export class Auth {
     if (!p) throw new AuthFailure('api-key-invalid');
     return p;
   }
+}
+
+function principalOf(a: Authenticated): Principal {
+  return a.principal;
+}
+
+/** A verified credential that is not revoked, checked against the connection's certificate. */
+function boundTo(a: Authenticated, revoked: boolean, clientCert: string | undefined): Authenticated {
+  const p = a.principal;
+  if (revoked) throw new AuthFailure('revoked', { principal: p.id });
+  // RFC 8705: a certificate-bound token is only good over a connection with that certificate.
+  const bound = p.cnf?.['x5t#S256'];
+  if (bound !== undefined && bound !== clientCert) throw new AuthFailure('cnf-mismatch', { principal: p.id });
+  return a;
 }
 
 function looksLikeJwt(v: string): boolean {

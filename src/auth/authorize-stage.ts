@@ -5,8 +5,9 @@
  */
 import { GatewayError } from '../pipeline/errors.js';
 import type { Stage } from '../pipeline/stage.js';
-import { ALLOW } from '../pipeline/types.js';
+import { ALLOW, type Decision } from '../pipeline/types.js';
 import type { Auth } from './auth.js';
+import type { PolicyResult } from './policy.js';
 import { AuthFailure } from './failure.js';
 import { WWW_AUTHENTICATE } from './identify-stage.js';
 
@@ -17,20 +18,26 @@ const NOTE_KIND = {
   PALISADE_RISK_TOO_HIGH: 'risk-refused',
 } as const;
 
+/** The stage's decision on a policy result. */
+function decisionOf(r: PolicyResult, criticality: string): Decision {
+  if (r.ok) return ALLOW;
+  return {
+    allow: false,
+    code: r.code,
+    headers: r.code === 'PALISADE_UNAUTHENTICATED' ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined,
+    notes: [{ stage: 'authorize', kind: NOTE_KIND[r.code], name: r.reason, detail: { reason: r.reason, criticality } }],
+  };
+}
+
 export function createAuthorizeStage(auth: Auth): Stage {
   return {
     name: 'authorize',
-    async request(ctx) {
+    request(ctx) {
       const p = ctx.principal;
       if (!p) throw new Error('authorize runs after identify, which always sets a principal');
-      const r = await auth.decide(p, ctx.model, ctx.http);
-      if (r.ok) return ALLOW;
-      return {
-        allow: false,
-        code: r.code,
-        headers: r.code === 'PALISADE_UNAUTHENTICATED' ? { 'www-authenticate': WWW_AUTHENTICATE } : undefined,
-        notes: [{ stage: 'authorize', kind: NOTE_KIND[r.code], name: r.reason, detail: { reason: r.reason, criticality: ctx.model.config.criticality } }],
-      };
+      const r = auth.decide(p, ctx.model, ctx.http);
+      const criticality = ctx.model.config.criticality;
+      return r instanceof Promise ? r.then((x) => decisionOf(x, criticality)) : decisionOf(r, criticality);
     },
     async visibleModels(http, models) {
       try {

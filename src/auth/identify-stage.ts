@@ -6,7 +6,7 @@
  */
 import type { Services } from '../services.js';
 import type { Stage } from '../pipeline/stage.js';
-import { ALLOW, type Decision } from '../pipeline/types.js';
+import { ALLOW, type Decision, type Principal } from '../pipeline/types.js';
 import type { Auth } from './auth.js';
 import { AuthFailure } from './failure.js';
 
@@ -28,14 +28,23 @@ export function createIdentifyStage(auth: Auth, services: Pick<Services, 'logger
   return {
     name: 'identify',
     auth,
-    async request(ctx) {
+    request(ctx) {
+      // Synchronous for a cached token (no promise per request); a promise when a token
+      // must be verified or the revocation list is a round trip away.
+      let p: Principal | Promise<Principal>;
       try {
-        ctx.principal = await auth.identify(ctx.http);
-        return ALLOW;
+        p = auth.identify(ctx.http);
       } catch (err) {
-        if (!(err instanceof AuthFailure)) throw err;
-        return unauthenticated(err);
+        return refused(err);
       }
+      if (!(p instanceof Promise)) {
+        ctx.principal = p;
+        return ALLOW;
+      }
+      return p.then((x) => {
+        ctx.principal = x;
+        return ALLOW;
+      }, refused);
     },
     done(ctx) {
       const p = ctx.principal;
@@ -43,6 +52,12 @@ export function createIdentifyStage(auth: Auth, services: Pick<Services, 'logger
       auth.risk.account(ctx.notes, id, ctx.http.clientAddress).catch((err) => services.logger.warn({ err }, 'risk update failed'));
     },
   };
+}
+
+/** An AuthFailure is a 401; anything else is the stage failing (the pipeline denies). */
+function refused(err: unknown): Decision {
+  if (!(err instanceof AuthFailure)) throw err;
+  return unauthenticated(err);
 }
 
 /** The 401 of a refused credential: the reason goes to the audit note only. */

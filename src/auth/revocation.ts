@@ -28,8 +28,17 @@ export class Revocations {
     if (r.principal !== undefined) await this.state.del(PRINCIPAL + r.principal);
   }
 
-  /** Whether a credential of `principal` (with token id `jti`) is revoked. */
-  async isRevoked(principal: string, jti: string | undefined): Promise<boolean> {
+  /**
+   * Whether a credential of `principal` (with token id `jti`) is revoked: at once from a
+   * store in this process, else a promise of the store's answer.
+   */
+  isRevoked(principal: string, jti: string | undefined): boolean | Promise<boolean> {
+    const st = this.state;
+    if (st.peek) return st.peek(PRINCIPAL + principal) !== undefined || (jti !== undefined && st.peek(JTI + jti) !== undefined);
+    return this.fetchRevoked(principal, jti);
+  }
+
+  private async fetchRevoked(principal: string, jti: string | undefined): Promise<boolean> {
     const [p, j] = await Promise.all([
       this.state.get(PRINCIPAL + principal),
       jti === undefined ? undefined : this.state.get(JTI + jti),

@@ -7,6 +7,15 @@
 import type { RequestContext } from '../pipeline/context.js';
 import type { StateStore } from '../state/store.js';
 
+/** A principal's risk score and the factor it sets on its limits. */
+export interface RiskRead {
+  score: number;
+  factor: number;
+}
+
+/** The read without a principal or without shrink steps: nothing to shrink. */
+const NO_RISK: RiskRead = Object.freeze({ score: 0, factor: 1 });
+
 export interface ShrinkStep {
   atLeast: number;
   factor: number;
@@ -46,9 +55,8 @@ export class RiskShrink {
   }
 
   /** The caller's score (0 without a principal) and its factor. */
-  async read(ctx: RequestContext, state: StateStore): Promise<{ score: number; factor: number }> {
-    if (!this.enabled || !ctx.principal) return { score: 0, factor: 1 };
-    const score = await state.addDecaying(riskKey(ctx.principal.id), 0, this.halfLifeMs, Date.now());
-    return { score, factor: this.factorFor(score) };
+  read(ctx: RequestContext, state: StateStore): RiskRead | Promise<RiskRead> {
+    if (!this.enabled || !ctx.principal) return NO_RISK;
+    return state.addDecaying(riskKey(ctx.principal.id), 0, this.halfLifeMs, Date.now()).then((score) => ({ score, factor: this.factorFor(score) }));
   }
 }

@@ -21,7 +21,7 @@ import { quotaHeaders, refusalHeaders, type PolicyView, type QuotaUnit, type Ref
 import { counterKey, utcDay } from './keys.js';
 import { isUnreachable } from '../state/redis.js';
 import { BoundedRateLimiterMemory } from './bounded-memory.js';
-import { createLimiterRegistry, type BatchOp, type BatchResult, type LimiterRegistry, type RiskCost } from './limiters.js';
+import { createLimiterRegistry, type BatchOp, type BatchResult, type CountingRoute, type LimiterRegistry, type RiskCost } from './limiters.js';
 import { RiskShrink, riskKey } from './risk.js';
 import { estimateTokens, hasUsage } from './tokens.js';
 
@@ -89,6 +89,30 @@ interface LimitLocals {
 }
 
 type Check = { ok: true } | { ok: false; decision: Decision };
+
+/** One counter of a request: its key, the points it costs, and what it reserves. */
+interface Step {
+  c: Counter;
+  key: string;
+  /** 1 request, or the tokens reserved. */
+  units: number;
+  tokens?: number;
+  day?: ReturnType<typeof utcDay>;
+  durationSec?: number;
+}
+
+/** One request being counted. */
+interface Counting {
+  ctx: RequestContext;
+  counters: Counter[];
+  est: ReturnType<typeof estimateTokens> | undefined;
+  lc: LimitLocals;
+  notes: Note[];
+  views: RefusalView[];
+  route: CountingRoute;
+  /** Its counters as steps (every route but `each` and `down`). */
+  plan: Step[] | undefined;
+}
 
 /** What counting all of a request's counters found: a refusal, and the risk it was counted at. */
 interface Counted {
@@ -325,17 +349,6 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     lc.held.length = 0;
   };
 
-  /** One counter of a request: its key, the points it costs, and what it reserves. */
-  interface Step {
-    c: Counter;
-    key: string;
-    /** 1 request, or the tokens reserved. */
-    units: number;
-    tokens?: number;
-    day?: ReturnType<typeof utcDay>;
-    durationSec?: number;
-  }
-
   const steps = (counters: Counter[], ctx: RequestContext, est: ReturnType<typeof estimateTokens> | undefined): Step[] => {
     const out: Step[] = [];
     for (const c of counters) {
@@ -440,7 +453,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   };
 
   /** Redis failed the batch: the memory insurance (policy local), else the failure policy. */
-  const afterBatchFailure = async (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[]): Promise<Decision | undefined> => {
+  const afterBatchFailure = (err: unknown, counters: Counter[], ctx: RequestContext, unitCost: number, est: ReturnType<typeof estimateTokens> | undefined, lc: LimitLocals, notes: Note[], views: RefusalView[]): Decision | undefined => {
     if (isUnreachable(err)) registry.noteFailure();
     if (registry.onStoreFailure !== 'local') return down(counters[0], err);
     services.logger.warn({ err }, 'limit: counter store failed; counting locally');
@@ -454,60 +467,82 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return f.ok ? undefined : f.decision;
   };
 
+  /** Memory counters (or their insurance while Redis is away), at the risk read before. */
+  const countLocally = (r: Counting, { score, factor }: { score: number; factor: number }): Decision => {
+    if (factor <= 0) return noAccess(r.counters[0], score, factor);
+    r.lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+    const d = r.plan!.length ? inMemory(r.counters[0], r.plan!, r.lc.unitCost, r.lc, r.notes, r.views, r.route === 'local').d : undefined;
+    return finish(r, d, score, factor);
+  };
+
+  /** Redis counters: one script (with the risk read in it), or one call per counter. */
+  const countShared = async (r: Counting): Promise<Decision> => {
+    const { ctx, counters, est, lc, notes, views, route, plan } = r;
+    let score = 0;
+    let factor = 1;
+    let d: Decision | undefined;
+    // With Redis, the risk score is read by the script that takes the counters.
+    const principal = ctx.principal;
+    const riskInScript = route === 'batch' && plan!.length > 0 && risk.enabled && principal !== undefined;
+    if (!riskInScript) {
+      ({ score, factor } = await risk.read(ctx, services.state));
+      if (factor <= 0) return noAccess(counters[0], score, factor);
+      lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+    }
+    if (plan && plan.length === 0) {
+      // No counter applies (e.g. only token budgets, on a call that is not an LLM's).
+    } else if (plan) {
+      const cost: number | RiskCost = riskInScript
+        ? { key: riskKey(principal.id), halfLifeMs: risk.halfLifeMs, now: Date.now(), scale: SCALE, steps: risk.steps }
+        : lc.unitCost;
+      try {
+        ({ d, score, factor } = await batched(counters[0], plan, cost, lc, notes, views));
+        if (d && factor <= 0) return d;
+      } catch (err) {
+        views.length = 0;
+        if (riskInScript) {
+          ({ score, factor } = await risk.read(ctx, services.state));
+          if (factor <= 0) return noAccess(counters[0], score, factor);
+          lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+        }
+        d = afterBatchFailure(err, counters, ctx, lc.unitCost, est, lc, notes, views);
+      }
+    } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
+    else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views);
+    return finish(r, d, score, factor);
+  };
+
+  /** The decision on a counted request: its refusal, or admitted with what is left of each limit. */
+  const finish = (r: Counting, d: Decision | undefined, score: number, factor: number): Decision => {
+    if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
+    const { ctx, lc, notes, views } = r;
+    const req = ctx.request;
+    // Admitted: what is left of each limit it counted against (not in shadow mode, whose
+    // limits the client is not held to).
+    const headers = views.length && !shadow ? quotaHeaders(views) : undefined;
+    if (lc.held.length) ctx.locals.limit = lc;
+    if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
+    if (!notes.length && !headers) return ALLOW;
+    return notes.length ? { allow: true, notes, headers } : { allow: true, headers };
+  };
+
   const stage: Stage = {
     name: 'limit',
 
-    async request(ctx: RequestContext): Promise<Decision> {
+    request(ctx: RequestContext): Decision | Promise<Decision> {
       const counters = countersFor(ctx.model.name, ctx.route.operation);
       if (counters.length === 0) return ALLOW;
       const req = ctx.request;
       const est = req && req.protocol === 'openai' ? estimateTokens(req, config.tokens.charsPerToken, config.tokens.defaultMaxTokens) : undefined;
       const lc: LimitLocals = { held: [], unitCost: SCALE, prompt: est?.prompt ?? 0, completion: est?.completion ?? 0, events: 0, capped: req?.params.maxTokens !== undefined };
-      const notes: Note[] = [];
-      const views: RefusalView[] = [];
       const route = registry.route;
-      const plan = route === 'batch' || route === 'memory' || route === 'local' ? steps(counters, ctx, est) : undefined;
-      let score = 0;
-      let factor = 1;
-      let d: Decision | undefined;
-      // With Redis, the risk score is read by the script that takes the counters.
-      const principal = ctx.principal;
-      const riskInScript = route === 'batch' && plan!.length > 0 && risk.enabled && principal !== undefined;
-      if (!riskInScript) {
-        ({ score, factor } = await risk.read(ctx, services.state));
-        if (factor <= 0) return noAccess(counters[0], score, factor);
-        lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
+      const r: Counting = { ctx, counters, est, lc, notes: [], views: [], route, plan: route === 'down' || route === 'each' ? undefined : steps(counters, ctx, est) };
+      if (route === 'memory' || route === 'local') {
+        // Counted in this process: no promise unless the risk read needs one.
+        const read = risk.read(ctx, services.state);
+        return read instanceof Promise ? read.then((x) => countLocally(r, x)) : countLocally(r, read);
       }
-      if (plan && plan.length === 0) {
-        // No counter applies (e.g. only token budgets, on a call that is not an LLM's).
-      } else if (route === 'memory' || route === 'local') {
-        d = inMemory(counters[0], plan!, lc.unitCost, lc, notes, views, route === 'local').d;
-      } else if (plan) {
-        const cost: number | RiskCost = riskInScript
-          ? { key: riskKey(principal.id), halfLifeMs: risk.halfLifeMs, now: Date.now(), scale: SCALE, steps: risk.steps }
-          : lc.unitCost;
-        try {
-          ({ d, score, factor } = await batched(counters[0], plan, cost, lc, notes, views));
-          if (d && factor <= 0) return d;
-        } catch (err) {
-          views.length = 0;
-          if (riskInScript) {
-            ({ score, factor } = await risk.read(ctx, services.state));
-            if (factor <= 0) return noAccess(counters[0], score, factor);
-            lc.unitCost = factor >= 1 ? SCALE : Math.round(SCALE / factor);
-          }
-          d = await afterBatchFailure(err, counters, ctx, lc.unitCost, est, lc, notes, views);
-        }
-      } else if (route === 'down') d = down(counters[0], new Error('Redis is unreachable'));
-      else d = await sequential(counters, ctx, lc.unitCost, est, lc, notes, views);
-      if (d) return factor < 1 && d.notes ? { ...d, notes: d.notes.map((n) => ({ ...n, detail: { ...n.detail, risk: score, factor } })) } : d;
-      // Admitted: what is left of each limit it counted against (not in shadow mode, whose
-      // limits the client is not held to).
-      const headers = views.length && !shadow ? quotaHeaders(views) : undefined;
-      if (lc.held.length) ctx.locals.limit = lc;
-      if (config.tokens.injectStreamUsage && req && lc.held.some((h) => h.tokens !== undefined)) ctx.model.adapter.requestStreamUsage?.(req);
-      if (!notes.length && !headers) return ALLOW;
-      return notes.length ? { allow: true, notes, headers } : { allow: true, headers };
+      return countShared(r);
     },
 
     wantsResponse(ctx: RequestContext): boolean {

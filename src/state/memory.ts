@@ -47,6 +47,10 @@ export class MemoryStore implements StateStore {
   }
 
   async get(key: string): Promise<string | undefined> {
+    return this.peek(key);
+  }
+
+  peek(key: string): string | undefined {
     const e = this.live(key);
     return e === undefined ? undefined : String(e.v);
   }

@@ -9,6 +9,12 @@ export interface StateStore {
   readonly kind: 'memory' | 'redis';
   /** A value, or undefined when absent or expired. */
   get(key: string): Promise<string | undefined>;
+  /**
+   * `get` without a promise, for a store that holds its data in this process (memory);
+   * absent where a read is a round trip (Redis). Hot paths (revocation checks) use it
+   * when it is there.
+   */
+  peek?(key: string): string | undefined;
   /** Sets a value with a time to live (ms). */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   del(key: string): Promise<void>;
