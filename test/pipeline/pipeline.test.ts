@@ -128,3 +128,20 @@ test('the observer hears requestStart first, then stages, the upstream call, and
   p.rejected({ id: 'x', receivedAt: 0, method: 'GET', path: '/', clientAddress: '', status: 404, code: 'PALISADE_NOT_FOUND', durationMs: 0 });
   assert.equal(errors.length, 1, 'a throwing observer is reported, not thrown');
 });
+
+test('synchronous hooks run without a turn of the microtask queue; an async hook in between still orders the rest', async () => {
+  const log: string[] = [];
+  const sync = new Pipeline([recorder(log, 'a'), recorder(log, 'b'), recorder(log, 'c')]);
+  const c = ctx();
+  const pending = sync.runRequest(c);
+  queueMicrotask(() => log.push('microtask'));
+  // Every synchronous stage has decided before runRequest returned its promise.
+  assert.deepEqual(log, ['req:a', 'req:b', 'req:c']);
+  assert.equal(await pending, undefined);
+  log.length = 0;
+  const mixed = new Pipeline([recorder(log, 'a'), recorder(log, 'b', { request: async () => (log.push('req:b'), ALLOW) }), recorder(log, 'c')]);
+  const p2 = mixed.runRequest(ctx());
+  log.push('returned');
+  await p2;
+  assert.deepEqual(log, ['req:a', 'req:b', 'returned', 'req:c']);
+});
