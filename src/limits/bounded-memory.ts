@@ -38,15 +38,43 @@ export class BoundedMemoryStorage {
   ) {}
 
   incrby(key: string, value: number, durationSec: number): RateLimiterRes {
+    const consumed = this.add(key, value, durationSec);
+    return new RateLimiterRes(0, this.lastMs, consumed, this.lastNew);
+  }
+
+  /** ms to the reset of the key `add` last touched (-1: none), and whether it created it. */
+  lastMs = 0;
+  lastNew = false;
+
+  /**
+   * `incrby` without a result object (the limit stage's hot path): returns the key's new
+   * value and leaves its ms to reset in `lastMs`.
+   */
+  add(key: string, value: number, durationSec: number): number {
     const r = this._storage.get(key);
     if (r) {
       const ms = r.expiresAt === null ? -1 : r.expiresAt - this.now();
       if (r.expiresAt === null || ms > 0) {
         r.value += value;
-        return new RateLimiterRes(0, ms, r.value, false);
+        this.lastMs = ms;
+        this.lastNew = false;
+        return r.value;
       }
     }
-    return this.set(key, value, durationSec);
+    const res = this.set(key, value, durationSec);
+    this.lastMs = res.msBeforeNext;
+    this.lastNew = true;
+    return res.consumedPoints;
+  }
+
+  /** The key's value and ms to its reset (in `lastMs`), or undefined when absent or expired. */
+  peek(key: string): number | undefined {
+    const r = this._storage.get(key);
+    if (!r) return undefined;
+    const ms = r.expiresAt === null ? -1 : r.expiresAt - this.now();
+    if (r.expiresAt !== null && ms <= 0) return undefined;
+    this.lastMs = ms;
+    return r.value;
   }
 
   set(key: string, value: number, durationSec: number): RateLimiterRes {

@@ -19,6 +19,8 @@ export interface PolicyView {
   unit: QuotaUnit;
   /** Its RateLimit-Policy member, once built (a policy view kept across requests builds it once). */
   item?: string;
+  /** Its id as an sf-string, once built. */
+  quoted?: string;
 }
 
 /** An sf-string: quotes, with `\` and `"` escaped (ids are printable ASCII by the config schema). */
@@ -29,16 +31,20 @@ function sfString(s: string): string {
 /** One member of RateLimit-Policy. */
 export function policyItem(p: PolicyView): string {
   if (p.item !== undefined) return p.item;
-  let out = `${sfString(p.id)};q=${Math.max(0, Math.floor(p.quota))}`;
+  let out = `${quotedId(p)};q=${Math.max(0, Math.floor(p.quota))}`;
   if (p.unit !== 'requests') out += `;qu=${sfString(p.unit)}`;
   if (p.windowSec !== undefined) out += `;w=${Math.max(1, Math.round(p.windowSec))}`;
   p.item = out;
   return out;
 }
 
+function quotedId(p: PolicyView): string {
+  return (p.quoted ??= sfString(p.id));
+}
+
 /** One member of RateLimit. */
-export function limitItem(id: string, remaining: number, resetSec?: number): string {
-  let out = `${sfString(id)};r=${Math.max(0, Math.floor(remaining))}`;
+export function limitItem(p: PolicyView, remaining: number, resetSec?: number): string {
+  let out = `${quotedId(p)};r=${Math.max(0, Math.floor(remaining))}`;
   if (resetSec !== undefined) out += `;t=${Math.max(0, Math.ceil(resetSec))}`;
   return out;
 }
@@ -83,7 +89,7 @@ export function quotaHeaders(items: readonly RefusalView[]): Record<string, stri
       limit += ', ';
     }
     policy += policyItem(v.policy);
-    limit += limitItem(v.policy.id, v.remaining, v.resetSec);
+    limit += limitItem(v.policy, v.remaining, v.resetSec);
   }
   return { 'ratelimit-policy': policy, ratelimit: limit };
 }

@@ -331,7 +331,7 @@ export class LimiterRegistry {
    */
   consumeAllLocal(ops: readonly BatchOp[], unitCost: number, keepGoing = false, insurance = false): BatchResult {
     const results: BatchOpResult[] = [];
-    const taken: { s: BoundedMemoryStorage; key: string; points: number; sec: number }[] = [];
+    let taken: { s: BoundedMemoryStorage; key: string; points: number; sec: number }[] | undefined;
     const memory = (l: RateLimiterAbstract): BoundedRateLimiterMemory => {
       const m = insurance ? this.insuranceOf(l) : l;
       if (!(m instanceof BoundedRateLimiterMemory)) throw new Error(`limiter ${l.keyPrefix} has no memory counters`);
@@ -345,28 +345,29 @@ export class LimiterRegistry {
       const points = op.units * unitCost;
       const sec = Math.floor(op.durationSec ?? l.duration);
       let r: BatchOpResult;
+      const st = l.storage;
       if (op.mode === 'take') {
-        const cur = l.storage.get(key);
-        const consumed = (cur?.consumedPoints ?? 0) + points;
-        if (consumed > l.points && !keepGoing) r = { consumed, msBeforeNext: cur && cur.msBeforeNext >= 0 ? cur.msBeforeNext : sec * 1000, over: true };
+        const cur = st.peek(key);
+        const consumed = (cur ?? 0) + points;
+        if (consumed > l.points && !keepGoing) r = { consumed, msBeforeNext: cur !== undefined && st.lastMs >= 0 ? st.lastMs : sec * 1000, over: true };
         else {
-          const res = l.storage.incrby(key, points, sec);
-          r = { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, over: res.consumedPoints > l.points };
-          taken.push({ s: l.storage, key, points, sec });
+          const c = st.add(key, points, sec);
+          r = { consumed: c, msBeforeNext: st.lastMs, over: c > l.points };
+          (taken ??= []).push({ s: st, key, points, sec });
         }
       } else {
-        const res = l.storage.incrby(key, points, sec);
-        r = { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, over: res.consumedPoints > l.points };
+        const c = st.add(key, points, sec);
+        r = { consumed: c, msBeforeNext: st.lastMs, over: c > l.points };
         if (op.burst && r.over) {
           const b = memory(op.burst);
-          const bres = b.storage.incrby(b.getKey(op.key), points, Math.floor(b.duration));
-          r.burst = { consumed: bres.consumedPoints, msBeforeNext: bres.msBeforeNext };
-          r.over = bres.consumedPoints > b.points;
+          const bc = b.storage.add(b.getKey(op.key), points, Math.floor(b.duration));
+          r.burst = { consumed: bc, msBeforeNext: b.storage.lastMs };
+          r.over = bc > b.points;
         }
       }
       results.push(r);
       if (r.over && !keepGoing) {
-        for (const t of taken) t.s.incrby(t.key, -t.points, t.sec);
+        if (taken) for (const t of taken) t.s.add(t.key, -t.points, t.sec);
         return { refused: i, unitCost, score: 0, factor: 1, results };
       }
     }

@@ -250,7 +250,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
   const settle = (h: Held, delta: number): Promise<unknown> | undefined => {
     const l = h.limiter;
     if (l instanceof BoundedRateLimiterMemory) {
-      l.storage.incrby(l.getKey(h.key), delta, l.duration);
+      l.storage.add(l.getKey(h.key), delta, l.duration);
       return undefined;
     }
     return delta > 0 ? l.penalty(h.key, delta) : l.reward(h.key, -delta);
