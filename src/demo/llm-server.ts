@@ -137,9 +137,10 @@ function outputBytes(out: Output): number {
  * Parses `x-demo-fault`. Values: `status-NNN` (an OpenAI-style JSON error with that
  * 4xx/5xx status; `status-500` and `status-503` are the usual ones), `slow-headers:MS`,
  * `slow-body:MS`, `die-mid-stream`, `reset-before-headers`, `huge:BYTES`, `garbage`,
- * `bad-sse`, `pretty` (JSON bodies indented), `dup-logprobs` (a JSON chat or completion
- * body whose choices carry `logprobs` twice, the real ones first and `null` last: a
- * parser that keeps the first key sees what one that keeps the last does not). Several may be combined with commas. Returns a message for a bad value.
+ * `bad-sse`, `pretty` (JSON bodies indented; SSE event data spaced), `dup-logprobs` (a
+ * chat or completion body, or stream event, whose choices carry `logprobs` twice, the
+ * real ones first and `null` last: a parser that keeps the first key sees what one that
+ * keeps the last does not). Several may be combined with commas. Returns a message for a bad value.
  */
 export function parseFaults(value: string): Faults | string {
   const f: Faults = {
@@ -728,7 +729,14 @@ export async function startLlmServer(opts: LlmServerOptions = {}): Promise<LlmSe
       out = { kind: 'sse', events: ['data: {"id":"chatcmpl-bad-sse","choices":[\n\n', 'data: this is not JSON\n\n', 'data: {nor:this}\n\n', DONE_EVENT] };
     } else {
       out = route(method, path, body, faults?.hugeBytes ?? 0);
-      if (out.kind === 'json' && out.status === 200 && (faults?.pretty || faults?.dupLogprobs)) out = { ...out, body: rewriteJson(out.body, faults) };
+      if (faults?.pretty || faults?.dupLogprobs) {
+        if (out.kind === 'json' && out.status === 200) out = { ...out, body: rewriteJson(out.body, faults) };
+        else if (out.kind === 'sse') {
+          // Each event's data on one line (SSE data lines cannot hold a newline).
+          const f = faults;
+          out = { kind: 'sse', events: out.events.map((e) => (e === DONE_EVENT || !e.startsWith('data: {') ? e : `data: ${rewriteJson(e.slice(6, -2), f).replace(/\n */g, ' ')}\n\n`)) };
+        }
+      }
     }
     const plan: SendPlan = { tokenDelayMs, slowBodyMs: faults?.slowBodyMs ?? 0, dieMidStream: faults?.dieMidStream ?? false };
     if (plan.slowBodyMs === 0 && !plan.dieMidStream && (plan.tokenDelayMs === 0 || out.kind === 'json')) return sendNow(res, out);

@@ -526,6 +526,22 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
     return notes.length ? { allow: true, notes, headers } : { allow: true, headers };
   };
 
+  /** Extends the token reservations a stream has run past; a refusal ends the stream. */
+  const extend = async (lc: LimitLocals, used: number): Promise<Decision | void> => {
+    for (const h of lc.held) {
+      if (h.tokens === undefined || used <= h.tokens) continue;
+      const extra = (used - h.tokens) * lc.unitCost;
+      const r = await consume(h.limiter, h.key, extra);
+      if ('error' in r) continue; // the store failed: settle later, do not cut the stream
+      if (r.refused && !shadow) {
+        giveBack({ ...h, points: extra });
+        return { allow: false, code: 'PALISADE_TOKEN_BUDGET', notes: [note(h.counter, { streamed: used, reserved: h.tokens })] };
+      }
+      h.points += extra;
+      h.tokens = used;
+    }
+  };
+
   const stage: Stage = {
     name: 'limit',
 
@@ -550,7 +566,7 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       return lc !== undefined && lc.held.some((h) => h.tokens !== undefined);
     },
 
-    async response(ctx: RequestContext, res: InferenceResponse): Promise<Decision | void> {
+    response(ctx: RequestContext, res: InferenceResponse): Decision | void | Promise<Decision | void> {
       const lc = ctx.locals.limit as LimitLocals | undefined;
       if (!lc) return;
       if (hasUsage(res.usage)) lc.usage = { ...lc.usage, ...res.usage };
@@ -562,18 +578,9 @@ export function createLimitStage(loaded: LoadedConfig, services: Services): Stag
       // role and finish events, would cut it short), unless its own usage says otherwise.
       if (lc.capped && !lc.usage) return;
       const used = usedTokens(lc);
-      for (const h of lc.held) {
-        if (h.tokens === undefined || used <= h.tokens) continue;
-        const extra = (used - h.tokens) * lc.unitCost;
-        const r = await consume(h.limiter, h.key, extra);
-        if ('error' in r) continue; // the store failed: settle later, do not cut the stream
-        if (r.refused && !shadow) {
-          giveBack({ ...h, points: extra });
-          return { allow: false, code: 'PALISADE_TOKEN_BUDGET', notes: [note(h.counter, { streamed: used, reserved: h.tokens })] };
-        }
-        h.points += extra;
-        h.tokens = used;
-      }
+      // Within every reservation (most events): nothing to wait for.
+      if (!lc.held.some((h) => h.tokens !== undefined && used > h.tokens)) return;
+      return extend(lc, used);
     },
 
     done(ctx: RequestContext, outcome: Outcome): void {

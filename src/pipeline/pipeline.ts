@@ -73,13 +73,24 @@ export class Pipeline {
     return this.responseStages.length > 0;
   }
 
-  /** Runs the response side over one JSON body or one SSE event. */
-  async runResponse(ctx: RequestContext, res: InferenceResponse): Promise<Denial | undefined> {
-    for (const stage of this.responseStages) {
+  /**
+   * Runs the response side over one JSON body or one SSE event: synchronous while the
+   * hooks are (most SSE events cost no promise), a promise once one is not.
+   */
+  runResponse(ctx: RequestContext, res: InferenceResponse): Denial | undefined | Promise<Denial | undefined> {
+    return this.responseFrom(ctx, res, 0);
+  }
+
+  private responseFrom(ctx: RequestContext, res: InferenceResponse, from: number): Denial | undefined | Promise<Denial | undefined> {
+    const stages = this.responseStages;
+    for (let i = from; i < stages.length; i++) {
+      const stage = stages[i];
       const called = this.call(ctx, stage, 'response', stage.response!.bind(stage, ctx, res));
-      const decision = isThenable(called) ? await called : called;
-      if (decision.notes) ctx.notes.push(...decision.notes);
-      if (!decision.allow) return { ...decision, stage: stage.name };
+      if (isThenable(called)) {
+        return Promise.resolve(called).then((d) => responded(ctx, stage, d) ?? this.responseFrom(ctx, res, i + 1));
+      }
+      const denial = responded(ctx, stage, called);
+      if (denial) return denial;
     }
     return undefined;
   }
@@ -183,7 +194,13 @@ export class Pipeline {
 
 const ALLOWED: Decision = Object.freeze({ allow: true });
 
-function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
+/** Records a response hook's notes; its denial, if it denied. */
+function responded(ctx: RequestContext, stage: Stage, decision: Decision): Denial | undefined {
+  if (decision.notes) ctx.notes.push(...decision.notes);
+  return decision.allow ? undefined : { ...decision, stage: stage.name };
+}
+
+export function isThenable<T>(v: T | PromiseLike<T>): v is PromiseLike<T> {
   return typeof (v as { then?: unknown } | undefined)?.then === 'function';
 }
 

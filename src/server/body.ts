@@ -299,12 +299,22 @@ export interface ParsedResponse {
 
 /** Parses a JSON response body of an upstream (same protections, no depth bound beyond V8's). Throws on bad input. */
 export function parseJsonResponse(buf: Buffer): ParsedResponse {
-  const v: unknown = JSON.parse(utf8.decode(buf));
+  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+  return parsedResponse(utf8.decode(buf), bom ? undefined : buf);
+}
+
+/** The same for the data of one SSE event (text already decoded by the event parser). */
+export function parseJsonEvent(data: string): ParsedResponse {
+  return parsedResponse(data, Buffer.from(data, 'utf8'));
+}
+
+/** `bytes`: what the text was read from, or undefined when they may not be sent as they are. */
+function parsedResponse(text: string, bytes: Buffer | undefined): ParsedResponse {
+  const v: unknown = JSON.parse(text);
   walk.members = 0;
   if (v !== null && typeof v === 'object' && !checkKeys(v)) throw new SyntaxError('Object contains forbidden prototype property');
-  const bom = buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
   // JSON.parse has read it: the scan only counts members and number tokens.
-  const exact = !bom && scanJson(buf, Infinity) && !scan.inexactNumber && scan.members === walk.members;
+  const exact = bytes !== undefined && scanJson(bytes, Infinity) && !scan.inexactNumber && scan.members === walk.members;
   return { value: v, exact };
 }
 

@@ -6,12 +6,12 @@
 import type { ServerResponse } from 'node:http';
 import { errorBody, errorSpec, GatewayError } from '../pipeline/errors.js';
 import type { RequestContext } from '../pipeline/context.js';
-import type { Pipeline } from '../pipeline/pipeline.js';
+import { isThenable, type Pipeline } from '../pipeline/pipeline.js';
 import type { InferenceResponse, TokenUsage } from '../pipeline/types.js';
 import { SseParser, formatSse, sseErrorEvent } from '../protocols/sse.js';
 import { clientResponseHeaders } from '../proxy/headers.js';
 import { upstreamError } from '../proxy/upstream.js';
-import { isJsonContentType, parseJsonResponse } from './body.js';
+import { isJsonContentType, parseJsonEvent, parseJsonResponse } from './body.js';
 import type { Exchange } from './exchange.js';
 
 /** Sends the gateway's error shape. If the response already started, ends it as well as it can. */
@@ -163,8 +163,11 @@ export async function deliverSse(
           continue;
         }
         let parsed: InferenceResponse;
+        let exact: boolean;
         try {
-          parsed = adapter.parseEvent(JSON.parse(ev.data), ctx.request);
+          const data = parseJsonEvent(ev.data);
+          exact = data.exact;
+          parsed = adapter.parseEvent(data.value, ctx.request);
         } catch {
           if (ctx.model.config.passRawWhenUndefended) {
             out += formatSse(ev);
@@ -174,12 +177,14 @@ export async function deliverSse(
           return endWith('PALISADE_UPSTREAM_BAD_RESPONSE');
         }
         if (parsed.usage) Object.assign(usage, parsed.usage);
-        const denial = await pipeline.runResponse(ctx, parsed);
+        const ran = pipeline.runResponse(ctx, parsed);
+        const denial = isThenable(ran) ? await ran : ran;
         if (denial) {
           if (out) write(out);
           return endWith(denial.code, denial.message, denial.stage);
         }
-        out += formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
+        // Nothing to write back and data no client can read otherwise: the event as it came.
+        out += exact && adapter.writesBack?.(parsed) === false ? formatSse(ev) : formatSse({ ...ev, data: adapter.serializeResponse(parsed) });
       }
       if (out && !write(out)) await drained(res);
     }

@@ -68,10 +68,10 @@ function allLogprobs(body: any): number[] {
 
 const oneDecimal = (x: number) => Math.abs(x * 10 - Math.round(x * 10)) < 1e-9;
 
-async function sse(url: string, body: object): Promise<{ status: number; events: string[] }> {
+async function sse(url: string, body: object, headers: Record<string, string> = {}): Promise<{ status: number; events: string[] }> {
   const res = await fetch(`${url}/v1/${'messages' in body ? 'chat/completions' : 'completions'}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ ...body, stream: true }),
   });
   const text = await res.text();
@@ -250,4 +250,24 @@ test('duplicate keys from the upstream: the client gets the one value the gatewa
   assert.equal(r.text.match(/"logprobs"/g)?.length, r.json.choices.length, r.text);
   assert.doesNotMatch(r.text, /"logprob":/);
   assert.equal(r.json.choices[0].logprobs, null);
+});
+
+test('stream events no stage changes pass as the upstream wrote them; duplicate keys are written once', async () => {
+  const pretty = { 'x-demo-fault': 'pretty' };
+  const plain = await sse(gw.url, chat('llm-clamp'), pretty);
+  assert.equal(plain.status, 200);
+  const data = plain.events.filter((e) => e !== '[DONE]');
+  assert.ok(data.length > 2 && data.every((e) => e.startsWith('{ "id": ')), data[0]);
+  const lp = await sse(gw.url, chat('llm-clamp', { logprobs: true, top_logprobs: 2 }), pretty);
+  // Events that carry logprobs are rewritten (compact, rounded); the others may pass as they came.
+  const withLogprobs = lp.events.filter((e) => e.includes('"logprob"'));
+  assert.ok(withLogprobs.length > 2 && withLogprobs.every((e) => e.startsWith('{"id":')), 'events with logprobs are rewritten');
+  assert.ok(withLogprobs.every((e) => allLogprobs(JSON.parse(e)).every(oneDecimal)));
+  const dup = await sse(gw.url, chat('llm-clamp', { logprobs: true, top_logprobs: 2 }), { 'x-demo-fault': 'dup-logprobs' });
+  assert.equal(dup.status, 200);
+  for (const e of dup.events.filter((x) => x !== '[DONE]')) {
+    const v = JSON.parse(e);
+    assert.equal(e.match(/"logprobs"/g)?.length ?? 0, (v.choices ?? []).length, e);
+    assert.doesNotMatch(e, /"logprob":/);
+  }
 });
