@@ -41,6 +41,12 @@ export interface TextFeaturizer<Item = unknown> extends Featurizer<Item> {
   windows(stream: string): Array<[number, number]>;
   /** The features of one window. */
   featurize(window: string): Item;
+  /**
+   * Optional: gives back items once the run that read them has ended, so their buffers
+   * can be written again (the items must not be used after). Items never given back are
+   * left to the GC.
+   */
+  release?(items: readonly Item[]): void;
 }
 
 /** How a featurizer is registered: its identity and a factory that validates `params`. */

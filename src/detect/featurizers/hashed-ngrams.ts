@@ -113,6 +113,14 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
     return { ids: this.idArena.commit(m), dense: denseOf(codes, n, this.params.window) };
   }
 
+  /**
+   * Gives back items whose run has ended: their ids may be overwritten from now on (and
+   * the items read as empty). Optional: items never given back are left to the GC.
+   */
+  release(items: readonly HashedNgramsItem[]): void {
+    for (const it of items) this.idArena.release(it);
+  }
+
   private codes = new Uint16Array(0);
   /** Where the ids of windows go: one buffer for many windows instead of one per window. */
   private readonly idArena = new IdArena();
@@ -161,16 +169,26 @@ export class HashedNgramsFeaturizer implements TextFeaturizer<HashedNgramsItem> 
  * A bump allocator of ids: windows take consecutive slices of one large buffer, and a
  * full buffer is left to the slices still in use (never written again) for a new one.
  * One allocation per many windows instead of one (with its own backing store) per window.
+ *
+ * The buffer is written again from its start only once every slice handed out from it
+ * has been given back (`release`, by the text scorer once the run that read them has
+ * ended): a sequential caller then reuses one buffer forever, and callers that never
+ * give slices back (training code) just leave full buffers to the GC. A slice given back
+ * is emptied, so a second release of the same item counts nothing.
  */
 class IdArena {
   private buf = new Int32Array(0);
   used = 0;
+  /** Slices of `buf` handed out and not given back. */
+  private outstanding = 0;
 
   /** The current buffer, with room for `bound` ids from `used`. */
   reserve(bound: number): Int32Array {
+    if (this.outstanding === 0) this.used = 0;
     if (this.buf.length - this.used < bound) {
       this.buf = new Int32Array(Math.max(bound, ARENA_IDS));
       this.used = 0;
+      this.outstanding = 0;
     }
     return this.buf;
   }
@@ -179,9 +197,20 @@ class IdArena {
   commit(end: number): Int32Array {
     const out = this.buf.subarray(this.used, end);
     this.used = end;
+    this.outstanding++;
     return out;
   }
+
+  /** Takes back an item's slice (a slice of an earlier buffer is left to the GC). */
+  release(item: HashedNgramsItem): void {
+    if (item.ids !== NO_IDS && item.ids.buffer === this.buf.buffer) {
+      item.ids = NO_IDS;
+      this.outstanding--;
+    }
+  }
 }
+
+const NO_IDS = new Int32Array(0);
 
 /** Ids per arena buffer (256 KB): about 90 windows of 512 characters. */
 const ARENA_IDS = 1 << 16;

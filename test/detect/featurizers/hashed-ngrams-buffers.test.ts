@@ -1,6 +1,6 @@
 /**
- * The allocation-free paths of `text-hashed-ngrams` (ids bump-allocated across windows,
- * feeds reusing a session's buffers, single-order char n-grams without per-step order
+ * The allocation-free paths of `text-hashed-ngrams` (ids bump-allocated across windows
+ * and reused once given back, feeds reusing a session's buffers, single-order char n-grams without per-step order
  * tests) give bit-identical features, feeds and scores to the straightforward code they
  * replaced, kept here as the reference: one fresh array per window, fresh feed buffers.
  */
@@ -212,6 +212,25 @@ test('items stay intact while later windows are featurized (no slice of a shared
   for (let i = 0; i < ws.length; i++) assert.deepEqual(items[i].ids, refFeaturize(p, ws[i]).ids, `window ${i}`);
 });
 
+test('given-back ids are written again only once every slice of their buffer is back; a second give-back counts nothing', () => {
+  const p = PARAMS[0];
+  const f = new HashedNgramsFeaturizer(p, 2);
+  const [w1, w2, w3] = [ATTACK, BENIGN, TEXTS[9]];
+  const a = f.featurize(w1);
+  const b = f.featurize(w2);
+  f.release([a]);
+  f.release([a]);
+  assert.equal(a.ids.length, 0, 'a given-back item reads as empty');
+  // b is still out: c must not take its place.
+  const c = f.featurize(w3);
+  assert.deepEqual(b.ids, refFeaturize(p, w2).ids);
+  assert.deepEqual(c.ids, refFeaturize(p, w3).ids);
+  f.release([b, c]);
+  const d = f.featurize(w1);
+  assert.equal(d.ids.byteOffset, 0, 'with every slice back, the buffer is written from its start');
+  assert.deepEqual(d.ids, refFeaturize(p, w1).ids);
+});
+
 test('feeds with a session\'s reused buffers equal fresh feeds, batch after batch, growing and shrinking', () => {
   const names = { ids: 'ids', segments: 'segments', scale: 'scale', dense: 'dense' };
   for (const p of PARAMS.slice(0, 2)) {
@@ -247,8 +266,10 @@ test('scores through the session (reused buffers, batching) are exactly the refe
   try {
     const n = pkg.manifest.inputs;
     const texts = [...TEXTS, ...TEXTS.map((t) => t.toUpperCase()), `${ATTACK} ${SENTENCE.repeat(40)}`];
-    // Concurrent callers: their windows share runs (and the session's buffers).
+    // Concurrent callers: their windows share runs (and the session's buffers)...
     const got = await Promise.all(texts.map((t) => scoreTexts(lease.engine, [t], { threshold: 1.01, earlyExit: false })));
+    // ...and one caller after another (each gives its ids back before the next featurizes).
+    for (const [i, t] of texts.entries()) assert.equal((await scoreTexts(lease.engine, [t], { threshold: 1.01, earlyExit: false })).score, got[i].score);
     const distinct = new Set<number>();
     for (const [i, t] of texts.entries()) {
       const stream = f.prepare([t]);
