@@ -13,7 +13,7 @@ export type BatchRunner<I, O> = (rows: readonly I[]) => Promise<ArrayLike<O>>;
 export interface BatcherOptions {
   /** Most rows in one run (a single submission larger than this runs alone). */
   maxSize: number;
-  /** Longest wait for more rows after the first, in ms; 0 closes the batch at the next turn. */
+  /** Longest wait for more rows after the first, in ms; 0 closes the batch once the current callback and its promise jobs are done. */
   maxWaitMs: number;
 }
 
