@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { builtinFeaturizers } from '../../src/detect/featurizers/registry.js';
 import type { HashedNgramsFeaturizer, HashedNgramsItem } from '../../src/detect/featurizers/hashed-ngrams.js';
 import { loadPackage } from '../../src/detect/package.js';
+import { FeedBuffers } from '../../src/detect/feed-buffers.js';
 import { DetectorSessions } from '../../src/detect/sessions.js';
 import { readTrustedKey } from '../../src/detect/signing.js';
 import { scoreTexts } from '../../src/detect/text-scorer.js';
@@ -51,10 +52,12 @@ for (const [label, bytes] of [['32 B', 32], ['2 KB', 2048]] as const) {
   const row = async (step: string, f: () => unknown) => console.log(`| ${label} | ${step} | ${(await timeIt(f, n)).toFixed(2)} |`);
   await row('prepare (normalize)', () => feat.prepare([t]));
   await row('windows', () => feat.windows(stream));
-  await row(`featurize (${w.length} windows)`, () => w.map(([a, b]) => feat.featurize(stream.slice(a, b))));
-  await row('feeds', () => feat.feeds(items, names));
+  await row(`featurize (${w.length} windows, given back)`, () => feat.release(w.map(([a, b]) => feat.featurize(stream.slice(a, b)))));
+  const buffers = new FeedBuffers();
+  await row('feeds (fresh buffers)', () => feat.feeds(items, names));
+  await row('feeds (a session\'s reused buffers)', () => feat.feeds(items, names, buffers));
   await row('session.run (same feeds)', () => session.run(feeds, [pkg.manifest.output]));
-  await row('feeds + session.run', () => session.run(feat.feeds(items, names), [pkg.manifest.output]));
+  await row('feeds + session.run', () => session.run(feat.feeds(items, names, buffers), [pkg.manifest.output]));
   await row('scoreTexts (whole)', () => scoreTexts(lease.engine, [t], { threshold: 0.5, earlyExit: true }));
 }
 lease.release();
