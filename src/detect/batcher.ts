@@ -1,9 +1,10 @@
 /**
  * A micro-batcher: concurrent callers submit rows, and rows that arrive together share
  * one model `run`. A batch closes when it holds `maxSize` rows or `maxWaitMs` after its
- * first row (0: at the end of the current event-loop turn). While a run is in flight,
- * new rows wait and go together into the next run as soon as it ends, so under load
- * batches grow by themselves and an idle gateway adds no wait.
+ * first row (0: once the current callback and its promise jobs are done, a microtask,
+ * not an event-loop hop: onnxruntime-node defers the native run to setImmediate itself).
+ * While a run is in flight, new rows wait and go together into the next run as soon as
+ * it ends, so under load batches grow by themselves and an idle gateway adds no wait.
  */
 
 /** Runs one batch: returns one result per row, in order. */
@@ -12,7 +13,7 @@ export type BatchRunner<I, O> = (rows: readonly I[]) => Promise<ArrayLike<O>>;
 export interface BatcherOptions {
   /** Most rows in one run (a single submission larger than this runs alone). */
   maxSize: number;
-  /** Longest wait for more rows after the first, in ms; 0 closes the batch at the next turn. */
+  /** Longest wait for more rows after the first, in ms; 0 closes the batch once the current callback and its promise jobs are done. */
   maxWaitMs: number;
 }
 
@@ -34,7 +35,12 @@ export class MicroBatcher<I, O> {
   private queued = 0;
   private running = false;
   private timer?: NodeJS.Timeout;
-  private immediate?: NodeJS.Immediate;
+  /** A microtask flush is queued (maxWaitMs 0); it cannot be cancelled, and a flush with nothing to run does nothing. */
+  private flushQueued = false;
+  private readonly flushTask = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
   private closed = false;
   readonly stats: BatcherStats = { runs: 0, rows: 0, maxRows: 0 };
 
@@ -78,16 +84,16 @@ export class MicroBatcher<I, O> {
       this.flush();
       return;
     }
-    if (this.timer || this.immediate) return;
-    if (this.opts.maxWaitMs <= 0) this.immediate = setImmediate(() => this.flush());
-    else this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
+    if (this.timer || this.flushQueued) return;
+    if (this.opts.maxWaitMs <= 0) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushTask);
+    } else this.timer = setTimeout(() => this.flush(), this.opts.maxWaitMs);
   }
 
   private clearTimers(): void {
     if (this.timer) clearTimeout(this.timer);
-    if (this.immediate) clearImmediate(this.immediate);
     this.timer = undefined;
-    this.immediate = undefined;
   }
 
   private flush(): void {

@@ -77,7 +77,7 @@ export const detectorsConfigSchema = z
     batching: z
       .strictObject({
         maxSize: z.number().int().min(1).max(4096).default(64).describe('Most windows in one model run.'),
-        maxWait: duration().prefault('0ms').describe('Longest wait for more windows after the first (0: the end of the event-loop turn).'),
+        maxWait: duration().prefault('0ms').describe('Longest wait for more windows after the first (0: the windows submitted in the same callback, without waiting for the event loop to turn).'),
       })
       .prefault({})
       .describe('Micro-batching of concurrent requests into one model run (per package).'),

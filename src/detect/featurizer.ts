@@ -10,6 +10,7 @@
  * the same way.
  */
 import type * as ort from 'onnxruntime-node';
+import type { FeedBuffers } from './feed-buffers.js';
 
 export const DETECTOR_KINDS = ['text', 'tensor', 'stream'] as const;
 export type DetectorKind = (typeof DETECTOR_KINDS)[number];
@@ -23,8 +24,12 @@ export interface Featurizer<Item = unknown> {
   readonly params: Readonly<Record<string, unknown>>;
   /** The logical inputs it produces; a manifest maps each to a graph input name. */
   readonly inputs: readonly string[];
-  /** Builds the feeds of one `run` over a batch of items (rows in order). */
-  feeds(items: readonly Item[], names: Readonly<Record<string, string>>): Record<string, ort.Tensor>;
+  /**
+   * Builds the feeds of one `run` over a batch of items (rows in order). With `buffers`
+   * (a session's: one run at a time, see FeedBuffers) it may reuse the previous run's
+   * buffers instead of allocating new ones.
+   */
+  feeds(items: readonly Item[], names: Readonly<Record<string, string>>, buffers?: FeedBuffers): Record<string, ort.Tensor>;
 }
 
 /** A text featurizer: normalizes texts into one stream, cuts it into windows, featurizes a window. */
@@ -36,6 +41,12 @@ export interface TextFeaturizer<Item = unknown> extends Featurizer<Item> {
   windows(stream: string): Array<[number, number]>;
   /** The features of one window. */
   featurize(window: string): Item;
+  /**
+   * Optional: gives back items once the run that read them has ended, so their buffers
+   * can be written again (the items must not be used after). Items never given back are
+   * left to the GC.
+   */
+  release?(items: readonly Item[]): void;
 }
 
 /** How a featurizer is registered: its identity and a factory that validates `params`. */

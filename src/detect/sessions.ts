@@ -8,6 +8,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
+import { FeedBuffers } from './feed-buffers.js';
 import type { Featurizer } from './featurizer.js';
 import { PackageError, type LoadedPackage, type Manifest } from './package.js';
 
@@ -115,8 +116,10 @@ export class DetectorSessions {
     }
     const output = manifest.output;
     const fetches = [output];
+    // The batcher runs one batch at a time, so the runs of this session can share buffers.
+    const buffers = new FeedBuffers();
     const runner = async (rows: readonly unknown[]): Promise<Float32Array> => {
-      const out = await session.run(featurizer.feeds(rows, names), fetches);
+      const out = await session.run(featurizer.feeds(rows, names, buffers), fetches);
       const data = out[output].data;
       if (!(data instanceof Float32Array) || data.length !== rows.length) {
         throw new Error(`${manifest.name}: output ${output} has ${data.length} values for ${rows.length} rows`);

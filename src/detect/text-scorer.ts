@@ -47,7 +47,13 @@ export async function scoreTexts(engine: ScoringEngine, texts: readonly string[]
     const end = Math.min(windows.length, scored + chunk);
     const rows: unknown[] = new Array(end - scored);
     for (let i = scored; i < end; i++) rows[i - scored] = feat.featurize(stream.slice(windows[i][0], windows[i][1]));
-    const scores = await engine.score(rows);
+    let scores: number[];
+    try {
+      scores = await engine.score(rows);
+    } finally {
+      // The batch that held the rows has run (or will never run): their buffers can be reused.
+      feat.release?.(rows);
+    }
     for (const s of scores) if (s > best) best = s;
     scored = end;
     if (opts.earlyExit && best >= opts.threshold) break;

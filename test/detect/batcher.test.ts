@@ -35,6 +35,21 @@ test('a failing run rejects every caller of that batch, and the next batch runs'
   await assert.rejects(b.submit([4]), /closed/);
 });
 
+test('with maxWait 0 a batch holds the rows submitted in the same callback and runs before the event loop turns', async () => {
+  const events: string[] = [];
+  const b = new MicroBatcher<number, number>(async (rows) => {
+    events.push(`run ${rows.join(',')}`);
+    return rows;
+  }, { maxSize: 64, maxWaitMs: 0 });
+  setImmediate(() => events.push('immediate'));
+  const p = Promise.all([b.submit([1]), b.submit([2, 3]), Promise.resolve().then(() => b.submit([4]))]);
+  await new Promise((r) => setImmediate(r));
+  // Row 4 came in a later promise job, after the batch had closed: it ran next, still before the loop turned.
+  assert.deepEqual(events, ['run 1,2,3', 'run 4', 'immediate']);
+  assert.deepEqual(await p, [[1], [2, 3], [4]]);
+  b.close();
+});
+
 test('a batch closes after maxWait when it does not fill', async () => {
   const sizes: number[] = [];
   const b = new MicroBatcher<number, number>(async (rows) => {

@@ -123,15 +123,18 @@ function asText(bytes: Uint8Array): string | undefined {
   return s;
 }
 
+/** The base64 and base64url alphabets (and padding), as a table: asked for every character. */
+const BASE64_ALPHABET = new Uint8Array(0x80).map((_, c) =>
+  (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x5f || c === 0x2d || c === 0x3d ? 1 : 0,
+);
+
 /** Runs of the base64 (and base64url) alphabet at least MIN_BASE64 long; a hand loop, as a regex costs 10x here. */
 function base64Candidates(s: string): string[] {
   const out: string[] = [];
   let start = -1;
   for (let i = 0; i <= s.length; i++) {
     const c = i < s.length ? s.charCodeAt(i) : 0;
-    const inAlphabet =
-      (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x5f || c === 0x2d || c === 0x3d;
-    if (inAlphabet) {
+    if (c < 0x80 && BASE64_ALPHABET[c] === 1) {
       if (start < 0) start = i;
     } else if (start >= 0) {
       if (i - start >= MIN_BASE64) out.push(s.slice(start, i));
