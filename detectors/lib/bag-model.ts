@@ -41,6 +41,8 @@ export interface TrainOptions {
   embeddingLr: number;
   seed: number;
   log?: (msg: string) => void;
+  /** Called before each epoch with the model as trained so far (it may change the examples' weights). */
+  beforeEpoch?: (epoch: number, model: BagModel) => void;
 }
 
 export class BagModel {
@@ -125,6 +127,7 @@ export class BagModel {
     const losses: number[] = [];
     const w = this.inputSize;
     for (let epoch = 0; epoch < opts.epochs; epoch++) {
+      opts.beforeEpoch?.(epoch, this);
       const order = rng.permutation(data.length);
       let total = 0;
       let weightSum = 0;

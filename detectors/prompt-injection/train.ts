@@ -10,10 +10,16 @@
  * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
- * defaults are package 1.2.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
+ * defaults are package 1.3.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
  * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
- * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0 in 1.2.0), and
- * DIAG_SOURCE=<source> (with DIAG=1: every false positive of that source).
+ * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0), N_NOTICE,
+ * ROUND4=1 (with N_EVQ, N_MAIL, N_TASK, N_PERSONA), TRUNCATE, ATTACK_SHARE, SOUP,
+ * DUMP=<file> (the pooled held-out scores as JSON), and DIAG_SOURCE=<source> (with
+ * DIAG=1: every false positive of that source).
+ *
+ * Package 1.3.0 (issue 5, precision at recall 0.90): a head of 64 hidden units, the
+ * lowest-scoring 15% of public attack rows left out after the first epoch (label noise),
+ * and 100 workplace notices; chosen on three seeds of QUICK runs (see the model card).
  *
  * Package 1.2.0 (issue 5, security talk): the round-3 generators (requests about quoted
  * attacks, security prose, defensive code, code with tracebacks) with public rows
@@ -49,6 +55,11 @@ import {
   quotedAttackDiscussion,
   securityProse,
   extractionQuestions,
+  everydayQuestions,
+  everydayEmails,
+  assistantTasks,
+  personaPrompts,
+  workplaceNotices,
   obfuscate,
   obfuscatedVariants,
   OBFUSCATIONS,
@@ -77,8 +88,8 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 };
 /** The featurizer's version: v2 is v1 with the normalization of issue 9. */
 const FEATURIZER_VERSION = 2;
-const PACKAGE_VERSION = '1.2.0';
-const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 32), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
+const PACKAGE_VERSION = '1.3.0';
+const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 64), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
 const SEED = Number(process.env.SEED ?? 1);
 const QUICK = process.env.QUICK === '1';
 const TRAIN = { epochs: Number(process.env.EPOCHS ?? 2), batchSize: 32, lr: 1e-3, embeddingLr: Number(process.env.EMB_LR ?? 5e-3) };
@@ -122,12 +133,25 @@ function synthetic(trainRows: readonly Row[], seed: number): Row[] {
           ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 600)),
           ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 300)),
           ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
+          ...workplaceNotices(rng, Number(process.env.N_NOTICE ?? 100)),
+        ]),
+    // Round 4 (issue 5, precision): everyday benign content (plain questions and search
+    // queries, emails with a question, assistant tasks with constraints, persona prompts).
+    ...(process.env.ROUND4 !== '1'
+      ? []
+      : [
+          ...everydayQuestions(rng, Number(process.env.N_EVQ ?? 600)),
+          ...everydayEmails(rng, Number(process.env.N_MAIL ?? 300)),
+          ...assistantTasks(rng, Number(process.env.N_TASK ?? 400)),
+          ...personaPrompts(rng, Number(process.env.N_PERSONA ?? 400)),
         ]),
   ];
 }
 
 /** Weight of a public row relative to one of our own, within its class (our rows are template-made). */
 const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 3);
+/** Share of the total loss weight that attacks carry (benign rows carry the rest). */
+const ATTACK_SHARE = Number(process.env.ATTACK_SHARE ?? 1 / 3);
 /** Weight of a padded attack (and of its padding alone, the benign twin) relative to our other rows. */
 const PADDED_WEIGHT = Number(process.env.PAD_W ?? 1);
 
@@ -143,17 +167,53 @@ function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): Featuriz
     if (r.label === 1) pos += rel(r);
     else neg += rel(r);
   }
-  const wPos = rows.length / (3 * Math.max(pos, 1));
-  const wNeg = (2 * rows.length) / (3 * Math.max(neg, 1));
+  const wPos = (ATTACK_SHARE * rows.length) / Math.max(pos, 1);
+  const wNeg = ((1 - ATTACK_SHARE) * rows.length) / Math.max(neg, 1);
   return rows.map((r) => ({ windows: featurizeText(f, [r.text]), label: r.label, weight: rel(r) * (r.label ? wPos : wNeg) }));
 }
+
+/** Models trained from the same initial weights on different data orders, whose weights are averaged into one (a "model soup": one model's latency). */
+const SOUP = Number(process.env.SOUP ?? 1);
 
 function trainModel(f: HashedNgramsFeaturizer, rows: readonly Row[], seed: number): BagModel {
   const model = new BagModel({ buckets: FEATURIZER_PARAMS.buckets, ...MODEL, seed });
   const t = performance.now();
-  model.train(featurizeAll(f, rows), { ...TRAIN, seed: seed + 7, log: (m) => log(`  ${m}`) });
+  const data = featurizeAll(f, rows);
+  const beforeEpoch = TRUNCATE > 0 ? truncateNoisyAttacks(rows, data) : undefined;
+  model.train(data, { ...TRAIN, seed: seed + 7, log: (m) => log(`  ${m}`), beforeEpoch });
+  for (let j = 1; j < SOUP; j++) {
+    const other = new BagModel({ buckets: FEATURIZER_PARAMS.buckets, ...MODEL, seed });
+    other.train(data, { ...TRAIN, seed: seed + 7 + 1000 * j, log: (m) => log(`  soup ${j}: ${m}`), beforeEpoch: TRUNCATE > 0 ? truncateNoisyAttacks(rows, data) : undefined });
+    addInto(model, other);
+  }
+  if (SOUP > 1) scaleBy(model, 1 / SOUP);
   log(`  trained on ${rows.length} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   return model;
+}
+
+/** Share of the public attack rows, the lowest-scoring after the first epoch, left out of later epochs (label noise: some in-the-wild "jailbreaks" are not attacks). */
+const TRUNCATE = Number(process.env.TRUNCATE ?? 0.15);
+
+function truncateNoisyAttacks(rows: readonly Row[], data: FeaturizedExample[]): (epoch: number, model: BagModel) => void {
+  const idx = rows.flatMap((r, i) => (r.label === 1 && !r.source.startsWith('synthetic_') ? [i] : []));
+  const original = idx.map((i) => data[i].weight);
+  return (epoch, model) => {
+    idx.forEach((i, k) => (data[i].weight = original[k]));
+    if (epoch === 0) return;
+    const scored = idx.map((i) => [model.score(data[i].windows), i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (const [, i] of scored.slice(0, Math.floor(TRUNCATE * idx.length))) data[i].weight = 0;
+  };
+}
+
+function addInto(a: BagModel, b: BagModel): void {
+  for (let i = 0; i < a.emb.length; i++) a.emb[i] += b.emb[i];
+  a.mlp.weights.forEach((w, k) => w.forEach((_, i) => (w[i] += b.mlp.weights[k][i])));
+  a.mlp.biases.forEach((w, k) => w.forEach((_, i) => (w[i] += b.mlp.biases[k][i])));
+}
+
+function scaleBy(a: BagModel, s: number): void {
+  for (let i = 0; i < a.emb.length; i++) a.emb[i] *= s;
+  for (const w of [...a.mlp.weights, ...a.mlp.biases]) for (let i = 0; i < w.length; i++) w[i] *= s;
 }
 
 function scoreRows(f: HashedNgramsFeaturizer, model: BagModel, rows: readonly Row[]): number[] {
@@ -242,6 +302,7 @@ async function main(): Promise<void> {
   const oofScores = folds.flatMap((x) => x.scores);
   const oofLabels = oofRows.map((r) => r.label);
   const atHalf = figures(oofScores, oofLabels, 0.5);
+  if (process.env.DUMP) writeFileSync(process.env.DUMP, JSON.stringify(oofRows.map((r, i) => ({ s: r.source, l: r.label, p: oofScores[i], t: r.text.slice(0, 300), n: r.text.length }))));
   // The shipped threshold: the goal's operating point (recall >= 0.90 with the best
   // precision) on the pooled held-out scores. Figures at it are optimistic (chosen on the
   // same scores), so each fold is also scored at a threshold chosen on the OTHER folds'
@@ -340,6 +401,7 @@ async function main(): Promise<void> {
     const m = trainModel(f, [...publicRows, ...synthetic(publicRows, SEED + 200)], SEED + 200);
     const ts = scoreRows(f, m, securityTalk);
     log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}; padded probe ${round(m.score(featurizeText(f, [PROBES[4]])))}`);
+    if (process.env.DIAG === '1') for (const [i, v] of ts.entries()) if (v >= threshold) log(`   talk FP ${v.toFixed(3)} ${JSON.stringify(securityTalk[i].text)}`);
     return;
   }
 
@@ -374,7 +436,13 @@ async function main(): Promise<void> {
       rowsBySource: Object.fromEntries([...counts.entries()].sort()),
       generator: 'detectors/prompt-injection/synth.ts (templates, seeded)',
     },
-    training: { seed: SEED, model: MODEL, ...TRAIN, objective: 'class-balanced BCE on each text\'s highest-scoring window (multiple-instance)' },
+    training: {
+      seed: SEED,
+      model: MODEL,
+      ...TRAIN,
+      objective: 'class-balanced BCE on each text\'s highest-scoring window (multiple-instance)',
+      noisyAttackTruncation: { share: TRUNCATE, rule: 'after epoch 1, the lowest-scoring share of the public attack rows is left out of later epochs (label noise)' },
+    },
   };
   // Latency is measured through the gateway runtime on the package itself, so write it first.
   await writePackage(OUT, onnx, { ...manifestBase, metrics: {} }, key);

@@ -34,6 +34,11 @@ test('no five-word run of the held-out security-talk templates is in the trainin
     ...synth.shortAttacks(rng, 1000),
     ...synth.indirectInjections(rng, 500),
     ...synth.extractionQuestions(rng, 1000),
+    ...synth.everydayQuestions(rng, 2000),
+    ...synth.everydayEmails(rng, 1000),
+    ...synth.assistantTasks(rng, 2000),
+    ...synth.personaPrompts(rng, 2000),
+    ...synth.workplaceNotices(rng, 1000),
   ];
   assert.ok(rows.every((r) => !r.source.endsWith('_eval')));
   const seen = new Set(rows.flatMap((r) => runs(words(r.text), N)));
