@@ -72,6 +72,9 @@ export const SCENARIOS: Scenario[] = [
   { ...plain('passthrough@500', 'gateway', 'passthrough, at a fixed 500 req/s', 'fixed-rate'), rate: 500, connections: 16 },
   withAuth({ ...plain('full-chain@500', 'gateway-full', 'full chain, at a fixed 500 req/s', 'fixed-rate'), rate: 500, connections: 16 }),
   withAuth({ ...plain('chain-no-defense@500', 'gateway-chain', 'the chain minus output defenses, at a fixed 500 req/s', 'fixed-rate'), rate: 500, connections: 16 }),
+  // Peers at the same rate: what one more proxy hop costs at p99 on this machine, whoever proxies.
+  { ...plain('nginx@500', 'nginx', 'nginx, at a fixed 500 req/s (what any proxy hop adds)', 'fixed-rate'), rate: 500, connections: 16 },
+  { ...plain('node-proxy@500', 'node-proxy', 'node:http + undici, at a fixed 500 req/s (what a node proxy hop adds)', 'fixed-rate'), rate: 500, connections: 16 },
 
   { ...plain('sse-direct', 'llm', 'streamed chat (16 SSE events), no proxy', 'sse'), body: streamed, stream: true },
   { ...plain('sse-passthrough', 'gateway', 'streamed chat through palisade, no stages', 'sse'), body: streamed, stream: true },

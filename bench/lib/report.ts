@@ -103,6 +103,9 @@ export function derive(scenarios: ScenarioResult[]): Pick<BenchResult, 'ratios' 
     if (typeof x === 'number' && typeof y === 'number') overheadsMs[key] = r3(x - y);
   };
   diff('passthroughP99AddedAt500', 'passthrough@500', 'direct@500', 'p99Ms');
+  diff('nginxP99AddedAt500', 'nginx@500', 'direct@500', 'p99Ms');
+  diff('nodeProxyP99AddedAt500', 'node-proxy@500', 'direct@500', 'p99Ms');
+  diff('fullChainP99OverPassthroughAt500', 'full-chain@500', 'passthrough@500', 'p99Ms');
   diff('passthroughP50AddedAt500', 'passthrough@500', 'direct@500', 'p50Ms');
   diff('fullChainP99AddedAt500', 'full-chain@500', 'direct@500', 'p99Ms');
   diff('fullChainP50AddedAt500', 'full-chain@500', 'direct@500', 'p50Ms');
