@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { z } from 'zod';
 import type { FeedBuffers } from '../feed-buffers.js';
 import type { FeaturizerSpec, TextFeaturizer } from '../featurizer.js';
+import { fmix32 } from '../stream/sketch.js';
 import { normalizeJoined, type NormalizeVersion } from './normalize.js';
 
 export const HASHED_NGRAMS = 'text-hashed-ngrams';
@@ -227,11 +228,7 @@ function charGrams(codes: Uint16Array, n: number, maxChar: number, flags: number
     for (let i = 0; i + maxChar <= n; i++) {
       let h = basis;
       for (let k = 0; k < maxChar; k++) h = Math.imul(h ^ codes[i + k], 0x01000193);
-      let x = h ^ (h >>> 16);
-      x = Math.imul(x, 0x85ebca6b);
-      x ^= x >>> 13;
-      x = Math.imul(x, 0xc2b2ae35);
-      ids[m++] = (x ^ (x >>> 16)) & mask;
+      ids[m++] = fmix32(h) & mask;
     }
     return m;
   }
@@ -241,12 +238,7 @@ function charGrams(codes: Uint16Array, n: number, maxChar: number, flags: number
     for (let k = 0; k < lim; k++) {
       h = Math.imul(h ^ codes[i + k], 0x01000193);
       if ((flags >>> (k + 1)) & 1) {
-        // mix() inlined: murmur3 fmix32.
-        let x = h ^ (h >>> 16);
-        x = Math.imul(x, 0x85ebca6b);
-        x ^= x >>> 13;
-        x = Math.imul(x, 0xc2b2ae35);
-        ids[m++] = (x ^ (x >>> 16)) & mask;
+        ids[m++] = fmix32(h) & mask;
       }
     }
   }
@@ -266,11 +258,7 @@ function charGrams4(codes: Uint16Array, n: number, basis: number, mask: number, 
   for (let i = 3; i < n; i++) {
     const c3 = codes[i];
     const h = Math.imul(Math.imul(Math.imul(Math.imul(basis ^ c0, 0x01000193) ^ c1, 0x01000193) ^ c2, 0x01000193) ^ c3, 0x01000193);
-    let x = h ^ (h >>> 16);
-    x = Math.imul(x, 0x85ebca6b);
-    x ^= x >>> 13;
-    x = Math.imul(x, 0xc2b2ae35);
-    ids[m++] = (x ^ (x >>> 16)) & mask;
+    ids[m++] = fmix32(h) & mask;
     c0 = c1;
     c1 = c2;
     c2 = c3;
@@ -295,10 +283,10 @@ function wordGrams(codes: Uint16Array, n: number, seed: number, mask: number, wo
       h = Math.imul(h ^ c, 0x01000193);
     } else if (inTok) {
       inTok = false;
-      const t = mix(h ^ 0x5bd1e995);
+      const t = fmix32(h ^ 0x5bd1e995);
       if (word1) ids[m++] = t & mask;
-      if (word2 && tokens >= 1) ids[m++] = mix(Math.imul(prev1, 0x2545f491) ^ t) & mask;
-      if (word3 && tokens >= 2) ids[m++] = mix(Math.imul(mix(Math.imul(prev2, 0x2545f491) ^ prev1), 0x2545f491) ^ t) & mask;
+      if (word2 && tokens >= 1) ids[m++] = fmix32(Math.imul(prev1, 0x2545f491) ^ t) & mask;
+      if (word3 && tokens >= 2) ids[m++] = fmix32(Math.imul(fmix32(Math.imul(prev2, 0x2545f491) ^ prev1), 0x2545f491) ^ t) & mask;
       prev2 = prev1;
       prev1 = t;
       tokens++;
@@ -316,14 +304,6 @@ function isWordChar(c: number): boolean {
   return !((c >= 0x2000 && c <= 0x2bff) || (c >= 0x3000 && c <= 0x303f) || (c >= 0xa0 && c <= 0xbf));
 }
 
-/** Final avalanche (murmur3 fmix32), so that the low bits used as the bucket are well mixed. */
-function mix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /**
  * Statistics of a window that bags of n-grams see poorly: its length, its mix of
