@@ -290,6 +290,7 @@ async function main(): Promise<void> {
     loadAverageEnd: result.loadAverageEnd,
     overheadsMs: result.overheadsMs,
     cpuPerKbUs: result.cpuPerKbUs,
+    stageCpuUs: result.stageCpuUs,
     goals: result.goals,
   };
   const dir = join(ROOT, 'bench/results');

@@ -41,6 +41,8 @@ export const TARGETS: TargetSpec[] = [
   gatewayTarget('gateway-tensor-detector', 'bench/configs/tensor-detector.yaml', ['kserve']),
   gatewayTarget('gateway-limits-memory', 'bench/configs/limits-memory.yaml', ['llm']),
   gatewayTarget('gateway-limits-redis', 'bench/configs/limits-redis.yaml', ['llm'], ['redis']),
+  gatewayTarget('gateway-auth-only', 'bench/configs/auth-only.yaml', ['llm']),
+  gatewayTarget('gateway-defense-only', 'bench/configs/defense-only.yaml', ['llm']),
 ];
 
 const CHAT = '/v1/chat/completions';
@@ -67,6 +69,11 @@ export const SCENARIOS: Scenario[] = [
   plain('nginx', 'nginx', 'nginx as a plain reverse proxy (1 worker, upstream keep-alive)'),
   withAuth(plain('full-chain', 'gateway-full', 'palisade with JWT (cached), limits, prompt-injection detector, output defense', 'full-chain')),
   withAuth(plain('chain-no-defense', 'gateway-chain', 'the full chain minus output defenses: JWT (cached), limits, prompt-injection detector', 'full-chain')),
+  // One stage at a time, the same request: what each stage of the full chain costs by itself
+  // (limits alone is `limits-memory` below).
+  withAuth(plain('auth-only', 'gateway-auth-only', 'JWT (cached) alone', 'full-chain')),
+  plain('detector-only', 'gateway-text-detector', 'the prompt-injection detector alone, on the 32-byte prompt', 'full-chain'),
+  plain('defense-only', 'gateway-defense-only', 'the LLM output defense alone', 'full-chain'),
 
   { ...plain('direct@500', 'llm', 'direct, at a fixed 500 req/s', 'fixed-rate'), rate: 500, connections: 16 },
   { ...plain('passthrough@500', 'gateway', 'passthrough, at a fixed 500 req/s', 'fixed-rate'), rate: 500, connections: 16 },

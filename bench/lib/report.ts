@@ -51,13 +51,25 @@ export interface BenchResult {
   loadAverageEnd: number;
   overheadsMs: Record<string, number>;
   cpuPerKbUs: Record<string, number>;
+  /** CPU us per request each stage adds over passthrough, measured alone (the one-stage scenarios) and all together. */
+  stageCpuUs: Record<string, number>;
   goals: Goal[];
 }
 
 const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 /** Ratios, overheads, per-KB costs and goals, from the scenario results. */
-export function derive(scenarios: ScenarioResult[]): Pick<BenchResult, 'ratios' | 'overheadsMs' | 'cpuPerKbUs' | 'goals'> {
+/** The stage-cost rows: key in `stageCpuUs`, the scenario measured. */
+const STAGE_SCENARIOS: readonly (readonly [string, string])[] = [
+  ['auth', 'auth-only'],
+  ['limits', 'limits-memory'],
+  ['detector', 'detector-only'],
+  ['defense', 'defense-only'],
+  ['chainNoDefense', 'chain-no-defense'],
+  ['fullChain', 'full-chain'],
+];
+
+export function derive(scenarios: ScenarioResult[]): Pick<BenchResult, 'ratios' | 'overheadsMs' | 'cpuPerKbUs' | 'stageCpuUs' | 'goals'> {
   const by = new Map(scenarios.map((s) => [s.name, s]));
   const ratios: Record<string, number> = {};
   const rpsRatio = (key: string, a: string, b: string) => {
@@ -125,6 +137,17 @@ export function derive(scenarios: ScenarioResult[]): Pick<BenchResult, 'ratios' 
     if (pts.length >= 2) cpuPerKbUs[kind] = Math.round(slope(pts) * 10) / 10;
   }
 
+  // What each stage of the full chain costs: CPU per request over passthrough, with the
+  // stage alone (each such config also parses the body and runs the pipeline) and with all.
+  const stageCpuUs: Record<string, number> = {};
+  const pass = by.get('passthrough');
+  if (pass && pass.cpuUsPerReq > 0) {
+    for (const [key, name] of STAGE_SCENARIOS) {
+      const s = by.get(name);
+      if (s && s.cpuUsPerReq > 0) stageCpuUs[key] = Math.round((s.cpuUsPerReq - pass.cpuUsPerReq) * 10) / 10;
+    }
+  }
+
   const goal = (text: string, value: number | undefined, target: string, ok: (v: number) => boolean): Goal => ({
     goal: text,
     value: value ?? null,
@@ -146,7 +169,7 @@ export function derive(scenarios: ScenarioResult[]): Pick<BenchResult, 'ratios' 
       goal('interim: chain without output defenses throughput / @fastify/http-proxy', ratios.chainNoDefenseVsFastifyProxy, '>= 1.0', (v) => v >= 1),
     );
   }
-  return { ratios, overheadsMs, cpuPerKbUs, goals };
+  return { ratios, overheadsMs, cpuPerKbUs, stageCpuUs, goals };
 }
 
 function medianOf(xs: number[]): number {
@@ -220,6 +243,14 @@ export function renderMarkdown(r: BenchResult): string {
     }
     if (g === 'fixed-rate') lines.push('', 'An open loop, evenly paced (bench/lib/paced.ts): request i is due at i/rate and its latency counts from then, so a stall shows in full; not autocannon, whose rate arrives as one burst a second.');
     if (sse) lines.push('', 'TTFB and total: a separate probe at concurrency 4 with a 2 ms pause between tokens (what a client feels); req/s and p50-p99: autocannon as for the others (no pause).');
+    if (g === 'full-chain' && Object.keys(r.stageCpuUs ?? {}).length) {
+      const pass = r.scenarios.find((s) => s.name === 'passthrough');
+      lines.push(
+        '',
+        `CPU per request each stage adds over passthrough (${pass ? Math.round(pass.cpuUsPerReq) : '?'} us), alone and together: ${Object.entries(r.stageCpuUs).map(([k, v]) => `${k} +${f1(v)} us`).join(', ')}. ` +
+          'Each one-stage config also routes by the body (a JSON parse) and runs the pipeline, so the stages alone add up to more than the chain.',
+      );
+    }
     if (g === 'long-prompt' && Object.keys(r.cpuPerKbUs).length) {
       lines.push('', `CPU per KB of prompt (least-squares slope): ${Object.entries(r.cpuPerKbUs).map(([k, v]) => `${k} ${f1(v)} us/KB`).join(', ')}.`);
     }
