@@ -10,7 +10,9 @@
  *   --save NAME  also keep the result as bench/results/NAME.{json,md,svg}
  *   --baseline REF  also run every gateway scenario on the gateway built from git REF
  *                (as NAME~base), interleaved with this one: an A/B of a change on a busy machine
+ *   --pin        each proxy on CPU 1 alone, upstreams and the load generator on CPU 0 (taskset)
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,7 +25,7 @@ import type { Proc } from './lib/proc.js';
 import { derive, renderMarkdown, type BenchResult, type ScenarioResult } from './lib/report.js';
 import { probeStream } from './lib/sse-probe.js';
 import { benchToken } from './lib/tokens.js';
-import { gatewayTarget, type TargetSpec } from './lib/targets.js';
+import { CLIENT_CPU, gatewayTarget, pinProxies, type TargetSpec } from './lib/targets.js';
 import { SCENARIOS, TARGETS, type Scenario } from './scenarios.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string' },
     save: { type: 'string' },
     baseline: { type: 'string' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const quick = args.quick!;
@@ -49,7 +52,15 @@ const settings = {
   // does not spend the whole budget warming up.
   warmupMaxS: quick ? 0.6 : 8,
   probeRequests: quick ? 24 : 300,
+  /** The measured proxy on a CPU of its own, upstreams and load generator on the other (--pin). */
+  pinned: args.pin!,
 };
+if (settings.pinned) {
+  pinProxies(true);
+  // This process is the load generator: all its threads on the client CPU.
+  const r = spawnSync('taskset', ['-a', '-p', '-c', CLIENT_CPU, String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`--pin: taskset failed: ${r.stderr || r.error}`);
+}
 const PROBE_DELAY_HEADERS = { 'x-demo-token-delay-ms': '2' };
 
 const log = (s: string) => process.stderr.write(`${s}\n`);

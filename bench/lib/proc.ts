@@ -31,6 +31,8 @@ export interface SpawnSpec {
   /** Or: the URL to poll until it answers (for processes that print nothing). */
   pollUrl?: string;
   timeoutMs?: number;
+  /** CPUs to run on (`taskset -c` list, e.g. "1"); default: wherever the scheduler puts it. */
+  cpus?: string;
 }
 
 const TICK_US = 1e6 / clockTicks();
@@ -83,7 +85,9 @@ export function freePort(): Promise<number> {
 
 /** Starts a process and waits until it is ready. Rejects with its log if it is not. */
 export async function startProc(spec: SpawnSpec): Promise<Proc> {
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // taskset execs the command: the PID (whose /proc/PID/stat is read for CPU) is the command's.
+  const [command, args] = spec.cpus ? ['taskset', ['-a', '-c', spec.cpus, spec.command, ...spec.args]] : [spec.command, spec.args];
+  const child = spawn(command, args, { cwd: spec.cwd, env: spec.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const keep = (s: string) => {
     log = (log + s).slice(-16 * 1024);

@@ -46,7 +46,7 @@ export interface BenchResult {
   // Beyond the fixed shape:
   command: string;
   date: string;
-  settings: { quick: boolean; rounds: number; durationS: number; warmupRequests: number; warmupMaxS: number; probeRequests: number };
+  settings: { quick: boolean; rounds: number; durationS: number; warmupRequests: number; warmupMaxS: number; probeRequests: number; pinned?: boolean };
   /** 1-minute load average when the run ended (machine.loadAverage1m is at start). */
   loadAverageEnd: number;
   overheadsMs: Record<string, number>;
@@ -210,7 +210,7 @@ export function renderMarkdown(r: BenchResult): string {
     );
   }
   lines.push(
-    `Method: every process is separate (load generator, upstream, proxy); ${r.settings.rounds} interleaved rounds (A B C ... A B C ...) of ${r.settings.durationS} s per scenario after a warm-up of ${r.settings.warmupRequests} requests (at most ${r.settings.warmupMaxS} s) each; req/s is the median of the rounds; latencies are percentiles over all rounds (2xx only, float ms); CPU is user + system time of the measured process (/proc/PID/stat) divided by the requests it answered.`,
+    `Method: every process is separate (load generator, upstream, proxy); ${r.settings.rounds} interleaved rounds (A B C ... A B C ...) of ${r.settings.durationS} s per scenario after a warm-up of ${r.settings.warmupRequests} requests (at most ${r.settings.warmupMaxS} s) each; req/s is the median of the rounds; latencies are percentiles over all rounds (2xx only, float ms); CPU is user + system time of the measured process (/proc/PID/stat) divided by the requests it answered.${r.settings.pinned ? ' **Pinned (--pin):** each proxy ran alone on CPU 1, the upstreams and the load generator on CPU 0.' : ''}`,
     '',
   );
   lines.push('## Goals', '', '| goal | value | target | met |', '|---|---|---|---|');

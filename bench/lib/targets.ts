@@ -33,13 +33,27 @@ export interface TargetSpec {
 
 const NODE = process.execPath;
 
+/**
+ * With `--pin` (bench/run.ts), the measured proxy gets a CPU of its own (PROXY_CPU) and the
+ * upstreams share the other with the load generator: a sidecar given its own core, instead
+ * of three processes the scheduler moves across two.
+ */
+export const PROXY_CPU = '1';
+export const CLIENT_CPU = '0';
+let pinning = false;
+export function pinProxies(on: boolean): void {
+  pinning = on;
+}
+/** The CPUs a target runs on: a target with upstreams is a proxy. */
+const cpusFor = (upstreams: readonly TargetName[]): string | undefined => (pinning ? (upstreams.length ? PROXY_CPU : CLIENT_CPU) : undefined);
+
 /** A TypeScript server script that prints `{"listening": URL}`. */
 export function scriptTarget(name: string, script: string, args: (ctx: TargetContext) => string[], upstreams: TargetName[] = []): TargetSpec {
   return {
     name,
     upstreams,
     unavailable: async () => undefined,
-    start: (ctx) => startProc({ name, command: NODE, args: ['--import', 'tsx', script, ...args(ctx)], cwd: ctx.root, readyLine: listeningLine }),
+    start: (ctx) => startProc({ name, command: NODE, args: ['--import', 'tsx', script, ...args(ctx)], cwd: ctx.root, readyLine: listeningLine, cpus: cpusFor(upstreams) }),
   };
 }
 
@@ -80,6 +94,7 @@ export function gatewayTarget(name: string, config: string, upstreams: TargetNam
         cwd: ctx.root,
         env: gatewayEnv(ctx),
         readyLine: gatewayLine,
+        cpus: cpusFor(upstreams),
       }),
   };
 }
@@ -106,6 +121,7 @@ export function nginxTarget(name: string, upstream: TargetName): TargetSpec {
         args: ['-e', 'stderr', '-p', dir, '-c', join(dir, 'nginx.conf')],
         cwd: dir,
         pollUrl: `http://127.0.0.1:${port}/v1/models`,
+        cpus: cpusFor([upstream]),
       });
       return {
         ...proc,
