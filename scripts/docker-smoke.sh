@@ -116,6 +116,7 @@ ADMIN=$(docker port "$NAME" 9090/tcp | head -1 | sed 's/.*://')
 
 # HEALTHCHECK: every 10 s after a 20 s start period; healthy within a minute or so.
 status=
+SECONDS=0
 for _ in $(seq 90); do
   status=$(docker inspect --format '{{.State.Status}} {{.State.Health.Status}}' "$NAME")
   case "$status" in
@@ -125,7 +126,7 @@ for _ in $(seq 90); do
   esac
 done
 [ "$status" = "running healthy" ] || fail "not healthy after 90 s ($status)"
-ok "health: $(docker inspect --format '{{.State.Health.Status}}' "$NAME")"
+ok "health: $(docker inspect --format '{{.State.Health.Status}}' "$NAME") after ${SECONDS} s"
 
 uid=$(docker exec "$NAME" id -u)
 [ "$uid" = 1000 ] || fail "runs as uid $uid, not 1000"
