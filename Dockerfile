@@ -28,10 +28,10 @@ RUN npm run build
 # --- runtime: dist + production dependencies ----------------------------------------
 # bookworm (glibc), not alpine: onnxruntime-node's prebuilt binaries need glibc.
 FROM node:20-bookworm-slim AS runtime
-# ORT_DISABLE_TELEMETRY: onnxruntime-node (1.30, Linux) otherwise records every session it
-# creates (OS, process path, model hash) in ~/.cache/Microsoft/DeveloperTools/.onnxruntime
-# and uploads it to mobile.events.data.microsoft.com; on the read-only root it also logs a
-# warning at start and writes /tmp/.ses. A gateway has no business phoning home.
+# ORT_DISABLE_TELEMETRY: onnxruntime-node (1.30, Linux) otherwise stores an event for every
+# session it creates in ~/.cache/Microsoft/DeveloperTools/.onnxruntime, for upload to
+# mobile.events.data.microsoft.com; on the read-only root it also logs a warning at start,
+# and it writes /tmp/.ses. A gateway has no business phoning home.
 ENV NODE_ENV=production \
     ONNXRUNTIME_NODE_INSTALL=skip \
     ORT_DISABLE_TELEMETRY=1 \
