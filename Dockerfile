@@ -28,12 +28,25 @@ RUN npm run build
 # --- runtime: dist + production dependencies ----------------------------------------
 # bookworm (glibc), not alpine: onnxruntime-node's prebuilt binaries need glibc.
 FROM node:20-bookworm-slim AS runtime
+# ORT_DISABLE_TELEMETRY: onnxruntime-node (1.30, Linux) otherwise stores an event for every
+# session it creates in ~/.cache/Microsoft/DeveloperTools/.onnxruntime, for upload to
+# mobile.events.data.microsoft.com; on the read-only root it also logs a warning at start,
+# and it writes /tmp/.ses. A gateway has no business phoning home.
 ENV NODE_ENV=production \
     ONNXRUNTIME_NODE_INSTALL=skip \
+    ORT_DISABLE_TELEMETRY=1 \
     PALISADE_HEALTH_URL=http://127.0.0.1:9090/healthz
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm /tmp/*
+# onnxruntime-node ships its binaries for every platform (darwin, win32, linux; x64,
+# arm64): about 245 MB of the 290 MB package. Keep only this image's platform/arch, in
+# the same layer so the others never reach the image, and fail the build if the binding
+# is not where the package loads it from.
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm -rf /root/.npm /tmp/* \
+ && ort=node_modules/onnxruntime-node/bin && keep="$(node -p 'process.platform + "/" + process.arch')" \
+ && find "$ort" -mindepth 3 -maxdepth 3 -type d ! -path "*/$keep" -exec rm -rf {} + \
+ && find "$ort" -type d -empty -delete \
+ && test -f "$(echo "$ort"/napi-v*/"$keep"/onnxruntime_binding.node)"
 COPY --from=build /app/dist ./dist
 COPY bin ./bin
 # Signed detector packages and the key that verifies them; the demo model and the demo
