@@ -1,7 +1,7 @@
 // Latency of the demo MNIST model: onnxruntime session.run in process, and one HTTP
 // round trip through the demo model server (KServe v2 infer). Bounded loops, loopback only.
 // Usage: node --import tsx bench/demo-mnist-latency.ts [iterations]
-import ort from 'onnxruntime-node';
+import * as ort from '../src/detect/ort.js';
 import { DEMO_MNIST_ONNX } from '../src/demo/demo-mnist-model.js';
 import { startKServeServer } from '../src/demo/kserve-server.js';
 import { loadMnist } from '../src/demo/mnist-data.js';

@@ -31,6 +31,8 @@ const concurrency = process.env.PALISADE_TEST_CONCURRENCY ?? '2';
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit' },
+  // Tests that create ONNX sessions with onnxruntime-node directly (not through
+  // src/detect/ort.ts) keep its telemetry off too (test/detect/ort-telemetry.test.ts).
+  { cwd: root, stdio: 'inherit', env: { ORT_DISABLE_TELEMETRY: '1', ...process.env } },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
+import * as ort from '../../src/detect/ort.js';
 import { argmax, defendRow } from '../../src/defend/classifier.js';
 import { classifierPolicySchema } from '../../src/defend/config.js';
 import { normalStream } from '../../src/defend/noise.js';

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../../src/detect/ort.js';
 import { builtinFeaturizers } from '../../src/detect/featurizers/registry.js';
 import type { HashedNgramsFeaturizer, HashedNgramsItem } from '../../src/detect/featurizers/hashed-ngrams.js';
 import { loadPackage } from '../../src/detect/package.js';

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as ort from 'onnxruntime-node';
+import * as ort from '../../src/detect/ort.js';
 import { OnnxModelBuilder } from '../../src/ml/onnx-builder.js';
 import { builtinFeaturizers } from '../../src/detect/featurizers/registry.js';
 import type { HashedNgramsFeaturizer, HashedNgramsItem } from '../../src/detect/featurizers/hashed-ngrams.js';

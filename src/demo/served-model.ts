@@ -1,4 +1,4 @@
-import ort from 'onnxruntime-node';
+import * as ort from '../detect/ort.js';
 import { ServerError } from './server-error.js';
 import { ORT_TO_V2, elementCount, fromOrtData, toOrtData, type V2Datatype } from './tensor-json.js';
 

@@ -6,7 +6,7 @@
  * the model digest). A runtime leases what it uses and releases it when it is retired;
  * the last release closes the session.
  */
-import * as ort from 'onnxruntime-node';
+import * as ort from './ort.js';
 import { MicroBatcher, type BatcherOptions } from './batcher.js';
 import { FeedBuffers } from './feed-buffers.js';
 import type { Featurizer } from './featurizer.js';

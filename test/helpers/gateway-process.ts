@@ -16,10 +16,14 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns the CLI on `configFile` (which should listen on port 0) and waits for "palisade listening". */
-export function spawnGateway(configFile: string, timeoutMs = 20_000): Promise<GatewayProcess> {
+/**
+ * Spawns the CLI on `configFile` (which should listen on port 0) and waits for "palisade
+ * listening". `env`: the child's whole environment (default: this process's).
+ */
+export function spawnGateway(configFile: string, timeoutMs = 20_000, env?: NodeJS.ProcessEnv): Promise<GatewayProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'start', '-c', configFile], {
     cwd: ROOT,
+    env: env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -10,7 +10,7 @@
  * `dense` [B, DENSE]. The graph gathers the embeddings, sums them per row with
  * ScatterND(reduction=add), scales, concatenates `dense`, and applies its head.
  */
-import * as ort from 'onnxruntime-node';
+import * as ort from '../ort.js';
 import { z } from 'zod';
 import type { FeedBuffers } from '../feed-buffers.js';
 import type { FeaturizerSpec, TextFeaturizer } from '../featurizer.js';

@@ -7,7 +7,7 @@
  * scoring fails (so the request is refused unless the detector fails open), rather than
  * letting an oddly shaped input through unscored.
  */
-import * as ort from 'onnxruntime-node';
+import * as ort from '../ort.js';
 import { z } from 'zod';
 import type { Featurizer, FeaturizerSpec } from '../featurizer.js';
 import type { InferenceTensor } from '../../pipeline/types.js';
