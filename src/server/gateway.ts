@@ -244,7 +244,12 @@ export class Gateway implements HandlerHost {
     this.url = addressUrl(this.app.server, tls ? 'https' : 'http');
     this.adminUrl = addressUrl(this.admin.server, 'http');
     if (this.opts.watch ?? true) this.watchConfig();
-    this.logger.info({ url: this.url, admin: this.adminUrl, models: [...this.runtime.models.keys()] }, 'palisade listening');
+    // url/admin: where a client on this host reaches it (a wildcard bind shows as 127.0.0.1);
+    // listen/adminListen: the addresses actually bound.
+    this.logger.info(
+      { url: this.url, admin: this.adminUrl, listen: boundAddress(this.app.server), adminListen: boundAddress(this.admin.server), models: [...this.runtime.models.keys()] },
+      'palisade listening',
+    );
   }
 
   /**
@@ -344,6 +349,13 @@ export class Gateway implements HandlerHost {
       await this.telemetry.close();
     }
   }
+}
+
+/** The address a server is bound to, as host:port (`0.0.0.0:8080`, `[::]:8080`). */
+function boundAddress(server: { address(): unknown }): string {
+  const a = server.address() as { address: string; port: number } | null;
+  if (!a) return '';
+  return `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
 function addressUrl(server: { address(): unknown }, scheme: string): string {

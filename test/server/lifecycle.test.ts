@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawnGateway } from '../helpers/gateway-process.js';
 import { spawnServer, type SpawnedServer } from '../helpers/spawn.js';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -128,5 +129,21 @@ test('regression: a SIGHUP right after the listening line killed the process; a 
   } finally {
     child.kill('SIGTERM');
     await exit;
+  }
+});
+
+test('the listening line names the bound address and a URL that reaches it (a wildcard bind shows as 127.0.0.1)', async () => {
+  const file = writeConfig().replace(/palisade\.yaml$/, 'wild.yaml');
+  writeFileSync(file, `server:\n  listen: 0.0.0.0:0\n  admin: { listen: 127.0.0.1:0 }\nupstreams:\n  llm: { protocol: openai, url: "${llm.url}" }\nmodels:\n  - { name: demo-llm, upstream: llm }\n`);
+  const gw = await spawnGateway(file);
+  try {
+    const line = gw.logs.find((l) => l.msg === 'palisade listening')!;
+    const port = new URL(gw.url).port;
+    assert.equal(line.listen, `0.0.0.0:${port}`);
+    assert.equal(gw.url, `http://127.0.0.1:${port}`);
+    assert.equal(line.adminListen, new URL(gw.adminUrl).host);
+    assert.equal((await fetch(`${gw.url}/v1/models`)).status, 200);
+  } finally {
+    await gw.stop();
   }
 });
