@@ -116,12 +116,14 @@ export function nestedEvalSection(r: NestedEval): string {
   const rankOk = n.pooled.precisionAtRecall90 >= g.minPrecision;
   const opOk = n.atInnerThresholds.precision >= g.minPrecision && n.atInnerThresholds.recall >= g.recall;
   const talkOk = talkMax <= g.maxSecurityTalkFpr;
+  // All four outer models' security-talk prompts together (each at its own threshold).
+  const talkPooled = round(r.outer.reduce((a, o) => a + o.securityTalk.flagged, 0) / r.outer.reduce((a, o) => a + o.securityTalk.n, 0));
   const gap = round(r.package.precisionAtRecall90 - n.pooled.precisionAtRecall90);
   const nonNestedRows = r.nonNested
     .map((c) => {
       const cand = r.grid.find((x) => x.name === c.candidate)!;
       const times = r.outer.filter((o) => o.selected === c.candidate).length;
-      return `| ${c.candidate}${cand.package ? ` (${cand.package})` : ''} | ${c.precisionAtRecall90} | ${c.counts.fp} | ${c.auroc} | ${fprMax(c)} | ${times || ''} |`;
+      return `| ${c.candidate}${cand.package ? ` (${cand.package}'s recipe)` : ''} | ${c.precisionAtRecall90} | ${c.counts.fp} | ${c.auroc} | ${fprMax(c)} | ${times || ''} |`;
     })
     .join('\n');
   const outerRows = r.outer
@@ -166,8 +168,17 @@ ${outerRows}
 Issue 5's goal by the nested estimate: precision ≥ ${g.minPrecision} at recall ≥ ${g.recall} on held-out
 sources is **${met(rankOk)}** as ranking (${n.pooled.precisionAtRecall90}) and **${met(opOk)}** at the thresholds the
 procedure would ship (precision ${n.atInnerThresholds.precision}, recall ${n.atInnerThresholds.recall}); FPR ≤ ${g.maxSecurityTalkFpr * 100}% on benign security
-talk is **${met(talkOk)}** (worst outer fold ${talkMax}). The shipped package's ${r.package.precisionAtRecall90} is
+talk is **${met(talkOk)}** by the worst outer model (${talkMax}; ${met(talkPooled <= g.maxSecurityTalkFpr)} by the four together, ${talkPooled}). The shipped package's ${r.package.precisionAtRecall90} is
 ${gap >= 0 ? `${gap} above` : `${-gap} below`} what the procedure that chose it achieves on folds it did not choose on.
+
+What the nested figures do not undo: the grid holds the recipes on 1.3.0's path, not all
+of the runs tried (round-4 data, word 3-grams, soups, ...); our generators (rounds 2–4,
+the notices) were written after reading held-out false positives, which no loop can
+take back; the inner models train on two folds, not three; and one run of ${r.outer.length} outer folds
+is itself noisy (the same recipe moves by ±0.03 between seeds, table below). The inner
+thresholds transfer badly between folds, as the cross-fold thresholds above showed: an
+inner pool with fold 1's in-the-wild jailbreaks, which models trained without them score
+low, needs a low threshold to reach recall 0.90.
 
 Choosing a recipe by its mean inner precision over the seeds instead (how most of 1.3.0's
 settings were compared) selects ${r.recipeMeanRule.selected.join(', ')} for folds 1–4; the
