@@ -1,13 +1,15 @@
 /**
  * Latency measurement through the gateway's own runtime, and the model card.
  */
-import { writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, writeFileSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { JWK } from 'jose';
 import { DetectorSessions } from '../../src/detect/sessions.js';
 import { loadPackage, type Manifest } from '../../src/detect/package.js';
 import { builtinFeaturizers } from '../../src/detect/featurizers/registry.js';
 import { trustedKeyFromJwk } from '../../src/detect/signing.js';
 import { scoreTexts } from '../../src/detect/text-scorer.js';
+import { nestedEvalSection, type NestedEval } from './nested-report.js';
 
 const BENIGN = 'Our service processes about two million events per day with a median latency of 40 ms. Please review the attached design and tell me where the bottlenecks are. ';
 
@@ -86,6 +88,10 @@ export function writeModelCard(file: string, m: Manifest, dataFile: string): voi
     .filter(([, v]) => typeof v === 'object')
     .map(([k, v]) => `| ${k} | ${(v as { p50: number }).p50} | ${(v as { p99: number }).p99} |`)
     .join('\n');
+  // The nested evaluation of the recipe choice (nested-eval.ts), if it has been run: it
+  // names the package it evaluated.
+  const nestedFile = join(dirname(file), 'nested-eval.json');
+  const nested = existsSync(nestedFile) ? `${nestedEvalSection(JSON.parse(readFileSync(nestedFile, 'utf8')) as NestedEval)}\n\n` : '';
   const obf = Object.entries(x.obfuscatedRecall as Record<string, unknown>).filter(([k]) => k !== 'method').map(([k, v]) => `| ${k} | ${v} |`).join('\n');
   const text = `# prompt-injection ${m.version}
 
@@ -143,7 +149,7 @@ Recall on obfuscated forms of the random split's test attacks (${x.obfuscatedRec
 |---|---|
 ${obf}
 
-## Latency
+${nested}## Latency
 
 One detector call (normalize, featurize, one ONNX run per chunk of windows) on this
 2-core machine, sequential, benign text (no early exit), ms${x.latencyMs.method ? `; measured by ${x.latencyMs.method}` : ''}:

@@ -15,7 +15,9 @@
  * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0), N_NOTICE,
  * ROUND4=1 (with N_EVQ, N_MAIL, N_TASK, N_PERSONA), TRUNCATE, ATTACK_SHARE, SOUP,
  * DUMP=<file> (the pooled held-out scores as JSON), and DIAG_SOURCE=<source> (with
- * DIAG=1: every false positive of that source).
+ * DIAG=1: every false positive of that source). HIDDEN, TRUNCATE, N_NOTICE and SEED
+ * override the `Recipe` (recipe.ts), the knobs that `npm run
+ * eval:prompt-injection:nested` (nested-eval.ts) evaluates the choice among.
  *
  * Package 1.3.0 (issue 5, precision at recall 0.90): a head of 64 hidden units, the
  * lowest-scoring 15% of public attack rows left out after the first epoch (label noise),
@@ -35,40 +37,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JWK } from 'jose';
-import { auroc, confusionAt, Rng } from '../../src/ml/index.js';
-import { HashedNgramsFeaturizer, type HashedNgramsParams } from '../../src/detect/featurizers/hashed-ngrams.js';
-import { BagModel, featurizeText, type FeaturizedExample } from '../lib/bag-model.js';
+import { Rng } from '../../src/ml/index.js';
+import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngrams.js';
+import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, randomSplit, SOURCE_FOLDS } from './data.js';
-import {
-  benignEncoded,
-  gcgSuffixAttacks,
-  hardBenign,
-  indirectInjections,
-  longBenign,
-  moreBenignTalk,
-  followUps,
-  assistantQuestions,
-  benignTables,
-  benignDocstrings,
-  codeWithTraceback,
-  defensiveCode,
-  quotedAttackDiscussion,
-  securityProse,
-  extractionQuestions,
-  everydayQuestions,
-  everydayEmails,
-  assistantTasks,
-  personaPrompts,
-  workplaceNotices,
-  obfuscate,
-  obfuscatedVariants,
-  OBFUSCATIONS,
-  paddedAttacks,
-  rolePlayBenign,
-  shortAttacks,
-  shortBenign,
-  type Row,
-} from './synth.js';
+import { hardBenign, obfuscate, OBFUSCATIONS, type Row } from './synth.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, modelShape, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainOnRows, type Figures } from './recipe.js';
 import { measureLatency, writeModelCard } from './report.js';
 import { AUDIT_NOT_ATTACKS, AUDIT_SAMPLE, AUDIT_SOURCE } from './label-audit.js';
 import { writePackage } from '../../src/detect/package.js';
@@ -77,191 +51,13 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = join(ROOT, 'models/prompt-injection');
 const DEMO_KEY = join(ROOT, 'detectors/keys/DEMO-ONLY-palisade-models.private.jwk');
 
-const envList = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
-export const FEATURIZER_PARAMS: HashedNgramsParams = {
-  buckets: 1 << 16,
-  charNgrams: envList(process.env.CHAR_NGRAMS, [4]),
-  wordNgrams: envList(process.env.WORD_NGRAMS, [1, 2]),
-  window: Number(process.env.WINDOW ?? 512),
-  overlap: Number(process.env.OVERLAP ?? 128),
-  seed: 0x5a17,
-};
-/** The featurizer's version: v2 is v1 with the normalization of issue 9. */
-const FEATURIZER_VERSION = 2;
 const PACKAGE_VERSION = '1.3.0';
-const MODEL = { dim: 16, hidden: Number(process.env.HIDDEN ?? 64), pooling: (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max' };
-const SEED = Number(process.env.SEED ?? 1);
+/** 1.3.0's recipe unless HIDDEN, TRUNCATE, N_NOTICE or SEED say otherwise. */
+const RECIPE = recipeFromEnv();
+const SEED = RECIPE.seed;
 const QUICK = process.env.QUICK === '1';
-const TRAIN = { epochs: Number(process.env.EPOCHS ?? 2), batchSize: 32, lr: 1e-3, embeddingLr: Number(process.env.EMB_LR ?? 5e-3) };
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-
-/** Our own data, built around the public rows used for training (obfuscated variants come only from their attacks). */
-function synthetic(trainRows: readonly Row[], seed: number): Row[] {
-  const rng = new Rng(seed);
-  const attacks = trainRows.filter((r) => r.label === 1).map((r) => r.text);
-  const benign = trainRows.filter((r) => r.label === 0).map((r) => r.text);
-  const short = shortAttacks(rng, 500);
-  const rows = [
-    ...short,
-    ...indirectInjections(rng, 250),
-    ...gcgSuffixAttacks(rng, 250),
-    ...obfuscatedVariants(rng, [...attacks, ...short.map((r) => r.text)], 600),
-    ...hardBenign(rng, 1500, 'train'),
-    ...longBenign(rng, 300),
-    ...benignEncoded(rng, 200),
-  ];
-  if (process.env.ROUND1 === '1') return rows;
-  // Round 2 (issue 5 quality): very short texts, role-play requests, more talk about
-  // instructions and security, and attacks padded with benign training rows.
-  return [
-    ...rows,
-    ...shortBenign(rng, Number(process.env.N_SHORT ?? 600)),
-    ...rolePlayBenign(rng, Number(process.env.N_ROLE ?? 600)),
-    ...moreBenignTalk(rng, Number(process.env.N_TALK ?? 400)),
-    ...paddedAttacks(rng, benign, [...short.map((r) => r.text), ...attacks.filter((a) => a.length < 400)], Number(process.env.N_PAD ?? 450)),
-    ...(process.env.ROUND2B === '0'
-      ? []
-      : [...followUps(rng, 300), ...assistantQuestions(rng, 300), ...benignTables(rng, 150), ...benignDocstrings(rng, 150)]),
-    // Round 3 (issue 5, security talk): requests about quoted attacks, security prose,
-    // defensive code, and Python code with tracebacks.
-    ...(process.env.ROUND3 === '0'
-      ? []
-      : [
-          ...quotedAttackDiscussion(rng, Number(process.env.N_QUOTE ?? 1200)),
-          ...securityProse(rng, Number(process.env.N_PROSE ?? 600)),
-          ...defensiveCode(rng, Number(process.env.N_DEFCODE ?? 600)),
-          ...codeWithTraceback(rng, Number(process.env.N_TRACE ?? 300)),
-          ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
-          ...workplaceNotices(rng, Number(process.env.N_NOTICE ?? 100)),
-        ]),
-    // Round 4 (issue 5, precision): everyday benign content (plain questions and search
-    // queries, emails with a question, assistant tasks with constraints, persona prompts).
-    ...(process.env.ROUND4 !== '1'
-      ? []
-      : [
-          ...everydayQuestions(rng, Number(process.env.N_EVQ ?? 600)),
-          ...everydayEmails(rng, Number(process.env.N_MAIL ?? 300)),
-          ...assistantTasks(rng, Number(process.env.N_TASK ?? 400)),
-          ...personaPrompts(rng, Number(process.env.N_PERSONA ?? 400)),
-        ]),
-  ];
-}
-
-/** Weight of a public row relative to one of our own, within its class (our rows are template-made). */
-const PUBLIC_WEIGHT = Number(process.env.PUBLIC_W ?? 3);
-/** Share of the total loss weight that attacks carry (benign rows carry the rest). */
-const ATTACK_SHARE = Number(process.env.ATTACK_SHARE ?? 1 / 3);
-/** Weight of a padded attack (and of its padding alone, the benign twin) relative to our other rows. */
-const PADDED_WEIGHT = Number(process.env.PAD_W ?? 1);
-
-function featurizeAll(f: HashedNgramsFeaturizer, rows: readonly Row[]): FeaturizedExample[] {
-  // Benign rows carry twice the total weight of attacks: a false positive blocks a real
-  // user, and the goal is precision at a high recall. Within a class, a public row
-  // weighs PUBLIC_WEIGHT times one of ours, so that adding template rows does not dilute
-  // the real ones.
-  const rel = (r: Row) => (!r.source.startsWith('synthetic_') ? PUBLIC_WEIGHT : r.source.startsWith('synthetic_padded_') ? PADDED_WEIGHT : 1);
-  let pos = 0;
-  let neg = 0;
-  for (const r of rows) {
-    if (r.label === 1) pos += rel(r);
-    else neg += rel(r);
-  }
-  const wPos = (ATTACK_SHARE * rows.length) / Math.max(pos, 1);
-  const wNeg = ((1 - ATTACK_SHARE) * rows.length) / Math.max(neg, 1);
-  return rows.map((r) => ({ windows: featurizeText(f, [r.text]), label: r.label, weight: rel(r) * (r.label ? wPos : wNeg) }));
-}
-
-/** Models trained from the same initial weights on different data orders, whose weights are averaged into one (a "model soup": one model's latency). */
-const SOUP = Number(process.env.SOUP ?? 1);
-
-function trainModel(f: HashedNgramsFeaturizer, rows: readonly Row[], seed: number): BagModel {
-  const model = new BagModel({ buckets: FEATURIZER_PARAMS.buckets, ...MODEL, seed });
-  const t = performance.now();
-  const data = featurizeAll(f, rows);
-  const beforeEpoch = TRUNCATE > 0 ? truncateNoisyAttacks(rows, data) : undefined;
-  model.train(data, { ...TRAIN, seed: seed + 7, log: (m) => log(`  ${m}`), beforeEpoch });
-  for (let j = 1; j < SOUP; j++) {
-    const other = new BagModel({ buckets: FEATURIZER_PARAMS.buckets, ...MODEL, seed });
-    other.train(data, { ...TRAIN, seed: seed + 7 + 1000 * j, log: (m) => log(`  soup ${j}: ${m}`), beforeEpoch: TRUNCATE > 0 ? truncateNoisyAttacks(rows, data) : undefined });
-    addInto(model, other);
-  }
-  if (SOUP > 1) scaleBy(model, 1 / SOUP);
-  log(`  trained on ${rows.length} rows in ${((performance.now() - t) / 1000).toFixed(1)} s`);
-  return model;
-}
-
-/** Share of the public attack rows, the lowest-scoring after the first epoch, left out of later epochs (label noise: some in-the-wild "jailbreaks" are not attacks). */
-const TRUNCATE = Number(process.env.TRUNCATE ?? 0.15);
-
-function truncateNoisyAttacks(rows: readonly Row[], data: FeaturizedExample[]): (epoch: number, model: BagModel) => void {
-  const idx = rows.flatMap((r, i) => (r.label === 1 && !r.source.startsWith('synthetic_') ? [i] : []));
-  const original = idx.map((i) => data[i].weight);
-  return (epoch, model) => {
-    idx.forEach((i, k) => (data[i].weight = original[k]));
-    if (epoch === 0) return;
-    const scored = idx.map((i) => [model.score(data[i].windows), i] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-    for (const [, i] of scored.slice(0, Math.floor(TRUNCATE * idx.length))) data[i].weight = 0;
-  };
-}
-
-function addInto(a: BagModel, b: BagModel): void {
-  for (let i = 0; i < a.emb.length; i++) a.emb[i] += b.emb[i];
-  a.mlp.weights.forEach((w, k) => w.forEach((_, i) => (w[i] += b.mlp.weights[k][i])));
-  a.mlp.biases.forEach((w, k) => w.forEach((_, i) => (w[i] += b.mlp.biases[k][i])));
-}
-
-function scaleBy(a: BagModel, s: number): void {
-  for (let i = 0; i < a.emb.length; i++) a.emb[i] *= s;
-  for (const w of [...a.mlp.weights, ...a.mlp.biases]) for (let i = 0; i < w.length; i++) w[i] *= s;
-}
-
-function scoreRows(f: HashedNgramsFeaturizer, model: BagModel, rows: readonly Row[]): number[] {
-  return rows.map((r) => model.score(featurizeText(f, [r.text])));
-}
-
-export interface Figures {
-  n: number;
-  positives: number;
-  threshold: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  fpr: number;
-  auroc: number;
-  /** Best precision among thresholds that keep recall >= 0.90 (the goal's operating point). */
-  precisionAtRecall90: number;
-  thresholdAtRecall90: number;
-  /** Unrounded, for choosing the operating threshold. */
-  thresholdAtRecall90Raw: number;
-}
-
-function figures(scores: readonly number[], labels: readonly number[], threshold: number): Figures {
-  const c = confusionAt(scores, labels, threshold);
-  let best = { p: 0, t: 1 };
-  const sorted = [...new Set(scores)].sort((a, b) => b - a);
-  for (const t of sorted) {
-    const ct = confusionAt(scores, labels, t);
-    if (ct.recall >= 0.9) {
-      if (ct.precision > best.p) best = { p: ct.precision, t };
-      break; // the highest threshold reaching the recall has the best precision among them, almost always
-    }
-  }
-  const r = (x: number) => Math.round(x * 10000) / 10000;
-  return {
-    n: scores.length,
-    positives: labels.filter((l) => l === 1).length,
-    threshold,
-    precision: r(c.precision),
-    recall: r(c.recall),
-    f1: r(c.f1),
-    fpr: r(c.fpr),
-    auroc: r(auroc(scores, labels)),
-    precisionAtRecall90: r(best.p),
-    thresholdAtRecall90: r(best.t),
-    thresholdAtRecall90Raw: best.t,
-  };
-}
 
 function bySource(rows: readonly Row[], scores: readonly number[], threshold: number): Record<string, { n: number; label: number; flagged: number }> {
   const out: Record<string, { n: number; label: number; flagged: number }> = {};
@@ -295,7 +91,7 @@ async function main(): Promise<void> {
     const train = publicRows.filter((r) => !heldSet.has(r.source));
     const test = publicRows.filter((r) => heldSet.has(r.source));
     log(` fold ${k + 1}: holding out ${held.join(', ')} (${test.length} rows)`);
-    const model = trainModel(f, [...train, ...synthetic(train, SEED + k)], SEED + k);
+    const model = trainOnRows(f, RECIPE, train, SEED + k);
     folds.push({ held, test, scores: scoreRows(f, model, test), talk: scoreRows(f, model, securityTalk) });
   }
   const oofRows = folds.flatMap((x) => x.test);
@@ -349,7 +145,7 @@ async function main(): Promise<void> {
     crossFoldThresholds: { method: 'each fold scored at the recall-0.90 threshold chosen on the other folds\' held-out scores', thresholds: crossThresholds, ...crossFold },
     perFold: foldFigures,
     perSource: bySource(oofRows, oofScores, threshold),
-    securityTalkFprPerFold: foldTalkFpr.map((x) => Math.round(x * 10000) / 10000),
+    securityTalkFprPerFold: foldTalkFpr.map(round),
   };
   for (const [k, v] of Object.entries(foldFigures)) log(`  ${k}: ${JSON.stringify(v)}`);
   log(`held-out sources, pooled at 0.5: ${JSON.stringify(atHalf)}`);
@@ -378,7 +174,7 @@ async function main(): Promise<void> {
   // 2. Random split: 20% of every source held out.
   log('evaluation by random split');
   const split = randomSplit(publicRows, 0.2, SEED);
-  const rsModel = trainModel(f, [...split.train, ...synthetic(split.train, SEED + 100)], SEED + 100);
+  const rsModel = trainOnRows(f, RECIPE, split.train, SEED + 100);
   const rsScores = scoreRows(f, rsModel, split.test);
   const randomFigures = figures(rsScores, split.test.map((r) => r.label), threshold);
   log(`random split: ${JSON.stringify(randomFigures)}`);
@@ -398,7 +194,7 @@ async function main(): Promise<void> {
 
   if (QUICK) {
     // The shipped model's security-talk FPR (one model: noisier than the folds').
-    const m = trainModel(f, [...publicRows, ...synthetic(publicRows, SEED + 200)], SEED + 200);
+    const m = trainOnRows(f, RECIPE, publicRows, SEED + 200);
     const ts = scoreRows(f, m, securityTalk);
     log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}; padded probe ${round(m.score(featurizeText(f, [PROBES[4]])))}`);
     if (process.env.DIAG === '1') for (const [i, v] of ts.entries()) if (v >= threshold) log(`   talk FP ${v.toFixed(3)} ${JSON.stringify(securityTalk[i].text)}`);
@@ -407,8 +203,8 @@ async function main(): Promise<void> {
 
   // 3. The shipped model: every public row and all of our data.
   log('training the shipped model on everything');
-  const all = [...publicRows, ...synthetic(publicRows, SEED + 200)];
-  const model = trainModel(f, all, SEED + 200);
+  const all = [...publicRows, ...synthetic(publicRows, SEED + 200, RECIPE)];
+  const model = trainModel(f, all, SEED + 200, RECIPE);
   const talkScores = scoreRows(f, model, securityTalk);
   const securityTalkFpr = round(talkScores.filter((x) => x >= threshold).length / talkScores.length);
   log(`shipped model: FPR on held-out-family benign security talk ${securityTalkFpr}`);
@@ -438,10 +234,10 @@ async function main(): Promise<void> {
     },
     training: {
       seed: SEED,
-      model: MODEL,
+      model: modelShape(RECIPE),
       ...TRAIN,
       objective: 'class-balanced BCE on each text\'s highest-scoring window (multiple-instance)',
-      noisyAttackTruncation: { share: TRUNCATE, rule: 'after epoch 1, the lowest-scoring share of the public attack rows is left out of later epochs (label noise)' },
+      noisyAttackTruncation: { share: RECIPE.truncate, rule: 'after epoch 1, the lowest-scoring share of the public attack rows is left out of later epochs (label noise)' },
     },
   };
   // Latency is measured through the gateway runtime on the package itself, so write it first.
@@ -495,10 +291,6 @@ function confusionFromFlags(flags: readonly number[], labels: readonly number[])
 
 function recall(scores: readonly number[], t: number): number {
   return scores.filter((s) => s >= t).length / Math.max(scores.length, 1);
-}
-
-function round(x: number): number {
-  return Math.round(x * 10000) / 10000;
 }
 
 await main();
