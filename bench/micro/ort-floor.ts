@@ -5,8 +5,12 @@
  * shipped prompt-injection package's own graph, each timed two ways:
  *   - session.run: the public API (argument checks, a Promise, a setImmediate hop);
  *   - native: onnxruntime-node's binding alone, synchronously (what session.run wraps;
- *     an internal module, used here only to split the cost, never by the gateway).
- * Mean us per run, best of five repetitions.
+ *     an internal module, used here only to split the cost, never by the gateway);
+ *   - native, cold: the same, with 32 MB written between runs (timed: the run only), which
+ *     is what a gateway's other work between two detector runs does to the CPU caches.
+ *     In a gateway under load the native run measured 164-184 us per batch of 4-8 rows
+ *     (a timer around the binding's run, not committed), near this column, not the warm one.
+ * Mean us per run, best of five repetitions (cold: mean of 2,000 runs after 500).
  *
  * Usage: node --import tsx bench/micro/ort-floor.ts
  */
@@ -73,7 +77,7 @@ const pkg = await loadPackage(join(ROOT, 'models/prompt-injection'), {
   featurizers: builtinFeaturizers(),
 });
 const feat = pkg.featurizer as unknown as HashedNgramsFeaturizer;
-for (const rows of [1, 6]) {
+for (const rows of [1, 8]) {
   const items: HashedNgramsItem[] = Array.from({ length: rows }, (_, i) => {
     const s = feat.prepare([`${i} please summarize the attached note`]);
     const [a, z] = feat.windows(s)[0];
@@ -83,8 +87,22 @@ for (const rows of [1, 6]) {
 }
 
 console.log(`onnxruntime-node ${createRequire(import.meta.url)('onnxruntime-node/package.json').version}, node ${process.version}`);
-console.log('| graph | session.run us | native run us | wrapper share |');
-console.log('|---|---:|---:|---:|');
+const THRASH = new Uint8Array(32 * 1024 * 1024);
+let sink = 0;
+/** Mean us of `f` with THRASH written in full between calls (not timed). */
+function timeCold(f: () => unknown, n: number, warm: number): number {
+  let total = 0;
+  for (let i = 0; i < warm + n; i++) {
+    for (let j = 0; j < THRASH.length; j += 64) sink += THRASH[j]++;
+    const t = performance.now();
+    f();
+    if (i >= warm) total += performance.now() - t;
+  }
+  return (total / n) * 1000;
+}
+
+console.log('| graph | session.run us | native run us | wrapper share | native run, cold caches, us |');
+console.log('|---|---:|---:|---:|---:|');
 for (const c of cases) {
   // The public session first: it initializes the runtime the binding needs.
   const session = await ort.InferenceSession.create(c.model, OPTIONS);
@@ -93,6 +111,8 @@ for (const c of cases) {
   const fetches = { [c.output]: null };
   const pub = await timeAsync(() => session.run(c.feeds, [c.output]), 20000);
   const nat = timeSync(() => native.run(c.feeds, fetches, {}), 20000);
-  console.log(`| ${c.name} | ${pub.toFixed(2)} | ${nat.toFixed(2)} | ${Math.round((1 - nat / pub) * 100)}% |`);
+  const cold = timeCold(() => native.run(c.feeds, fetches, {}), 2000, 500);
+  console.log(`| ${c.name} | ${pub.toFixed(2)} | ${nat.toFixed(2)} | ${Math.round((1 - nat / pub) * 100)}% | ${cold.toFixed(1)} |`);
   await session.release();
 }
+if (sink === 0.5) console.log(sink); // keeps the thrash loop from being optimized away
