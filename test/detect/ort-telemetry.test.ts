@@ -24,10 +24,35 @@ const tempDir = (prefix: string) => {
   return d;
 };
 
-/** This process's environment with another HOME and without ORT_DISABLE_TELEMETRY (the test runner may set it). */
+/**
+ * onnxruntime-node 1.30 records nothing when it sees a CI service's variable (CI, and
+ * these, read from the strings of libonnxruntime.so), and writes under XDG_CACHE_HOME
+ * when that is set. Without them a process here behaves as on a user's machine.
+ */
+const CI_VARIABLES = [
+  'CI',
+  'TF_BUILD',
+  'GITHUB_ACTIONS',
+  'GITLAB_CI',
+  'CIRCLECI',
+  'TRAVIS',
+  'JENKINS_URL',
+  'CODEBUILD_BUILD_ID',
+  'BUILDKITE',
+  'TEAMCITY_VERSION',
+  'APPVEYOR',
+  'BITBUCKET_BUILD_NUMBER',
+];
+
+/**
+ * This process's environment as on a user's machine, with another HOME: without
+ * ORT_DISABLE_TELEMETRY (the test runner sets it) and the CI variables, and with the
+ * cache directory under that HOME.
+ */
 function envWithHome(home: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CACHE_HOME: join(home, '.cache') };
   delete env.ORT_DISABLE_TELEMETRY;
+  for (const name of CI_VARIABLES) delete env[name];
   return env;
 }
 const telemetryDir = (home: string) => join(home, '.cache', 'Microsoft');
