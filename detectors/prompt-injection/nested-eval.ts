@@ -23,7 +23,9 @@
  * With `-- --card`: no training, only the card's section re-rendered from the JSON.
  *
  * Environment: NESTED_SEEDS (default 1,2,3) and NESTED_RECIPES (indices into RECIPES;
- * default all) for a quicker run, PALISADE_PROMPTS_DATA,
+ * default all) for a quicker run, NESTED_DUMP=<file> (also write every score: each
+ * candidate's outer, inner and security-talk scores with the folds' labels, for analyses
+ * that need no training, e.g. of ensembles of candidates), PALISADE_PROMPTS_DATA,
  * and train.ts's experiment variables (recorded in the JSON; the defaults are 1.3.0's).
  */
 import { createHash } from 'node:crypto';
@@ -144,6 +146,11 @@ async function main(): Promise<void> {
         }
       }
     }
+  }
+
+  if (process.env.NESTED_DUMP) {
+    writeFileSync(process.env.NESTED_DUMP, JSON.stringify({ candidates: grid.map((c) => c.name), foldLabels, outerScores, innerScores, talkScores }));
+    log(`wrote every score to ${process.env.NESTED_DUMP}`);
   }
 
   // The nested selection.
