@@ -11,6 +11,7 @@
 import { auroc, confusionAt, Rng } from '../../src/ml/index.js';
 import type { HashedNgramsFeaturizer, HashedNgramsItem, HashedNgramsParams } from '../../src/detect/featurizers/hashed-ngrams.js';
 import { BagModel, featurizeText, type FeaturizedExample } from '../lib/bag-model.js';
+import { BagEnsemble } from '../lib/bag-ensemble.js';
 import {
   benignEncoded,
   gcgSuffixAttacks,
@@ -190,6 +191,19 @@ export function trainOnRows(f: HashedNgramsFeaturizer, recipe: Recipe, publicRow
   return trainModel(f, [...publicRows, ...synthetic(publicRows, seed, recipe)], seed, recipe, featurize);
 }
 
+/**
+ * Members of a seed ensemble (MEMBERS, default 1: one model). Member i trains with seed
+ * + i on its own draw of our data, as the seed candidates of the nested evaluation do, so
+ * fold k's ensemble with seed 1 is the nested evaluation's s1, s2 and s3 of fold k.
+ */
+export const MEMBERS = Number(process.env.MEMBERS ?? 1);
+
+/** trainOnRows, or with MEMBERS > 1 the ensemble of MEMBERS such models (seeds seed .. seed + MEMBERS - 1). */
+export function trainScorerOnRows(f: HashedNgramsFeaturizer, recipe: Recipe, publicRows: readonly Row[], seed: number, featurize?: Featurize): BagModel | BagEnsemble {
+  if (MEMBERS === 1) return trainOnRows(f, recipe, publicRows, seed, featurize);
+  return new BagEnsemble(Array.from({ length: MEMBERS }, (_, i) => trainOnRows(f, recipe, publicRows, seed + i, featurize)));
+}
+
 /** Leaves the lowest-scoring `share` of the public attack rows out of every epoch after the first (label noise: some in-the-wild "jailbreaks" are not attacks). */
 function truncateNoisyAttacks(rows: readonly Row[], data: FeaturizedExample[], share: number): (epoch: number, model: BagModel) => void {
   const idx = rows.flatMap((r, i) => (r.label === 1 && !r.source.startsWith('synthetic_') ? [i] : []));
@@ -213,7 +227,7 @@ function scaleBy(a: BagModel, s: number): void {
   for (const w of [...a.mlp.weights, ...a.mlp.biases]) for (let i = 0; i < w.length; i++) w[i] *= s;
 }
 
-export function scoreRows(f: HashedNgramsFeaturizer, model: BagModel, rows: readonly Row[], featurize: Featurize = (t) => featurizeText(f, [t])): number[] {
+export function scoreRows(f: HashedNgramsFeaturizer, model: Pick<BagModel, 'score'>, rows: readonly Row[], featurize: Featurize = (t) => featurizeText(f, [t])): number[] {
   return rows.map((r) => model.score(featurize(r.text)));
 }
 

@@ -14,8 +14,9 @@
  * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
  * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0), N_NOTICE,
  * ROUND4=1 (with N_EVQ, N_MAIL, N_TASK, N_PERSONA), TRUNCATE, ATTACK_SHARE, SOUP,
- * DUMP=<file> (the pooled held-out scores as JSON), and DIAG_SOURCE=<source> (with
- * DIAG=1: every false positive of that source). HIDDEN, TRUNCATE, N_NOTICE and SEED
+ * DUMP=<file> (the pooled held-out scores as JSON), DIAG_SOURCE=<source> (with
+ * DIAG=1: every false positive of that source), and MEMBERS=<n> (with QUICK=1: every
+ * evaluation model a seed ensemble of n, recipe.ts's trainScorerOnRows). HIDDEN, TRUNCATE, N_NOTICE and SEED
  * override the `Recipe` (recipe.ts), the knobs that `npm run
  * eval:prompt-injection:nested` (nested-eval.ts) evaluates the choice among.
  *
@@ -42,7 +43,7 @@ import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngra
 import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, randomSplit, SOURCE_FOLDS } from './data.js';
 import { hardBenign, obfuscate, OBFUSCATIONS, type Row } from './synth.js';
-import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, modelShape, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainOnRows, type Figures } from './recipe.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, MEMBERS, modelShape, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainScorerOnRows, type Figures } from './recipe.js';
 import { measureLatency, writeModelCard } from './report.js';
 import { AUDIT_NOT_ATTACKS, AUDIT_SAMPLE, AUDIT_SOURCE } from './label-audit.js';
 import { writePackage } from '../../src/detect/package.js';
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     const train = publicRows.filter((r) => !heldSet.has(r.source));
     const test = publicRows.filter((r) => heldSet.has(r.source));
     log(` fold ${k + 1}: holding out ${held.join(', ')} (${test.length} rows)`);
-    const model = trainOnRows(f, RECIPE, train, SEED + k);
+    const model = trainScorerOnRows(f, RECIPE, train, SEED + k);
     folds.push({ held, test, scores: scoreRows(f, model, test), talk: scoreRows(f, model, securityTalk) });
   }
   const oofRows = folds.flatMap((x) => x.test);
@@ -174,7 +175,7 @@ async function main(): Promise<void> {
   // 2. Random split: 20% of every source held out.
   log('evaluation by random split');
   const split = randomSplit(publicRows, 0.2, SEED);
-  const rsModel = trainOnRows(f, RECIPE, split.train, SEED + 100);
+  const rsModel = trainScorerOnRows(f, RECIPE, split.train, SEED + 100);
   const rsScores = scoreRows(f, rsModel, split.test);
   const randomFigures = figures(rsScores, split.test.map((r) => r.label), threshold);
   log(`random split: ${JSON.stringify(randomFigures)}`);
@@ -194,7 +195,7 @@ async function main(): Promise<void> {
 
   if (QUICK) {
     // The shipped model's security-talk FPR (one model: noisier than the folds').
-    const m = trainOnRows(f, RECIPE, publicRows, SEED + 200);
+    const m = trainScorerOnRows(f, RECIPE, publicRows, SEED + 200);
     const ts = scoreRows(f, m, securityTalk);
     log(`QUICK shipped-model security-talk FPR: at ${threshold} ${round(ts.filter((x) => x >= threshold).length / ts.length)}, at 0.5 ${round(ts.filter((x) => x >= 0.5).length / ts.length)}; padded probe ${round(m.score(featurizeText(f, [PROBES[4]])))}`);
     if (process.env.DIAG === '1') for (const [i, v] of ts.entries()) if (v >= threshold) log(`   talk FP ${v.toFixed(3)} ${JSON.stringify(securityTalk[i].text)}`);
@@ -202,6 +203,7 @@ async function main(): Promise<void> {
   }
 
   // 3. The shipped model: every public row and all of our data.
+  if (MEMBERS !== 1) throw new Error('MEMBERS > 1 is for QUICK=1 runs: no package is built from an ensemble yet (detectors/lib/bag-ensemble.ts writes its graph)');
   log('training the shipped model on everything');
   const all = [...publicRows, ...synthetic(publicRows, SEED + 200, RECIPE)];
   const model = trainModel(f, all, SEED + 200, RECIPE);
