@@ -32,6 +32,7 @@ import {
   everydayEmails,
   assistantTasks,
   personaPrompts,
+  personaJailbreaks,
   workplaceNotices,
   obfuscatedVariants,
   paddedAttacks,
@@ -125,6 +126,8 @@ export function synthetic(trainRows: readonly Row[], seed: number, recipe: Recip
           ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
           ...workplaceNotices(rng, recipe.notices),
         ]),
+    // Round 5 (issue 5, experiment): long persona jailbreaks (N_JB; 0 in package 1.3.0).
+    ...personaJailbreaks(rng, Number(process.env.N_JB ?? 0)),
     // Round 4 (issue 5, precision): everyday benign content (plain questions and search
     // queries, emails with a question, assistant tasks with constraints, persona prompts).
     ...(process.env.ROUND4 !== '1'

@@ -15,8 +15,9 @@
  * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0), N_NOTICE,
  * ROUND4=1 (with N_EVQ, N_MAIL, N_TASK, N_PERSONA), TRUNCATE, ATTACK_SHARE, SOUP,
  * DUMP=<file> (the pooled held-out scores as JSON), DIAG_SOURCE=<source> (with
- * DIAG=1: every false positive of that source), and MEMBERS=<n> (with QUICK=1: every
- * evaluation model a seed ensemble of n, recipe.ts's trainScorerOnRows). HIDDEN, TRUNCATE, N_NOTICE and SEED
+ * DIAG=1: every false positive of that source), MEMBERS=<n> (with QUICK=1: every
+ * evaluation model a seed ensemble of n, recipe.ts's trainScorerOnRows), and N_JB (long
+ * persona jailbreaks of our own, synth.ts's personaJailbreaks; 0 in 1.3.0). HIDDEN, TRUNCATE, N_NOTICE and SEED
  * override the `Recipe` (recipe.ts), the knobs that `npm run
  * eval:prompt-injection:nested` (nested-eval.ts) evaluates the choice among.
  *
