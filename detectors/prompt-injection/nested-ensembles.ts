@@ -8,6 +8,7 @@
  *
  * Usage: NESTED_DUMP=/tmp/nested-dump.json npm run eval:prompt-injection:nested   (about 30 min)
  *        node --import tsx detectors/prompt-injection/nested-ensembles.ts /tmp/nested-dump.json
+ *        (or LABEL=FILE ...: several dumps of the same folds offered together)
  *
  * The security-talk set differs by seed (each seed's models scored their own draw), so an
  * ensemble has no security-talk figure here.
@@ -24,7 +25,29 @@ interface Dump {
   innerScores: number[][][];
   talkScores: number[][][];
 }
-const dump = JSON.parse(readFileSync(process.argv[2] ?? '/tmp/nested-dump.json', 'utf8')) as Dump;
+/**
+ * One dump, or several of the same folds (e.g. one run per experiment variable), given as
+ * FILE or LABEL=FILE: the candidates of all of them are offered together, each name
+ * prefixed with its label.
+ */
+function readDumps(args: readonly string[]): Dump {
+  const dumps = (args.length ? args : ['/tmp/nested-dump.json']).map((a) => {
+    const eq = a.indexOf('=');
+    const [label, file] = eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : ['', a];
+    const d = JSON.parse(readFileSync(file, 'utf8')) as Dump;
+    return { ...d, candidates: d.candidates.map((c) => (label ? `${label}:${c}` : c)) };
+  });
+  const [first] = dumps;
+  for (const d of dumps) if (JSON.stringify(d.foldLabels) !== JSON.stringify(first.foldLabels)) throw new Error('the dumps are not of the same folds');
+  return {
+    candidates: dumps.flatMap((d) => d.candidates),
+    foldLabels: first.foldLabels,
+    outerScores: dumps.flatMap((d) => d.outerScores),
+    innerScores: dumps.flatMap((d) => d.innerScores),
+    talkScores: dumps.flatMap((d) => d.talkScores),
+  };
+}
+const dump = readDumps(process.argv.slice(2));
 const K = dump.foldLabels.length;
 const floor4 = (t: number) => Math.floor(t * 10000) / 10000;
 const countsAt = (s: readonly number[], l: readonly number[], t: number): Counts => {
@@ -74,7 +97,7 @@ function nested(cands: Cand[], label: string): void {
 console.log('Nested selection (as nested-eval.ts does it) over:');
 console.log('| candidates | selected per outer fold | precision at recall 0.90, pooled | AUROC | precision / recall at the inner thresholds |');
 console.log('|---|---|---|---|---|');
-nested(singles, `the ${singles.length} singles (nested-eval.json)`);
+nested(singles, `the ${singles.length} singles`);
 nested(ensembles, `the ${ensembles.length} seed ensembles only`);
 nested(all, `singles and ensembles (${all.length})`);
 console.log('\nNon-nested (each candidate on the four folds pooled, as train.ts reports a recipe):');
