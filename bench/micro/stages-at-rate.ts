@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chatBody } from '../lib/bodies.js';
 import { runPaced } from '../lib/paced.js';
-import { listeningLine, startProc } from '../lib/proc.js';
+import { gatewayLine, listeningLine, startProc } from '../lib/proc.js';
 import { benchToken } from '../lib/tokens.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -32,14 +32,9 @@ const gw = await startProc({
   cwd: ROOT,
   env: { ...process.env, BENCH_LLM_URL: llm.url, BENCH_KSERVE_URL: llm.url },
   readyLine: (line) => {
-    try {
-      const v = JSON.parse(line) as { msg?: unknown; url?: unknown; admin?: unknown };
-      if (v.msg !== 'palisade listening' || typeof v.url !== 'string') return undefined;
-      adminUrl = typeof v.admin === 'string' ? v.admin : '';
-      return v.url;
-    } catch {
-      return undefined;
-    }
+    const url = gatewayLine(line);
+    if (url) adminUrl = String((JSON.parse(line) as { admin?: unknown }).admin ?? '');
+    return url;
   },
 });
 

@@ -19,7 +19,7 @@
  */
 import { Mlp, OnnxModelBuilder, appendMlp, sigmoid } from '../../src/ml/index.js';
 import { DENSE, type HashedNgramsItem } from '../../src/detect/featurizers/hashed-ngrams.js';
-import type { BagModel } from './bag-model.js';
+import { appendBagInput, type BagModel } from './bag-model.js';
 
 export class BagEnsemble {
   readonly members: readonly BagModel[];
@@ -90,17 +90,7 @@ export class BagEnsemble {
     const M = this.members.length;
     const wideDim = M * this.members[0].dim;
     const b = new OnnxModelBuilder({ graphName: 'prompt_injection', opset: 18, producerName: 'palisade-detectors' });
-    const ids = b.addInput('ids', 'int32', ['N']);
-    const seg = b.addInput('segments', 'int64', ['N', 1]);
-    const scale = b.addInput('scale', 'float', ['B', 1]);
-    const dense = b.addInput('dense', 'float', ['B', DENSE]);
-    const table = b.addInitializer('embedding', 'float', [this.members[0].buckets, wideDim], this.wideTable());
-    const zrow = b.addInitializer('zero_row', 'float', [1, wideDim], new Float32Array(wideDim));
-    const gathered = b.op('Gather', [table, ids], { axis: 0 });
-    const zeros = b.op('Mul', [scale, zrow]);
-    const sums = b.op('ScatterND', [zeros, seg, gathered], { reduction: 'add' });
-    const mean = b.op('Mul', [sums, scale]);
-    const x = b.op('Concat', [mean, dense], { axis: 1 });
+    const x = appendBagInput(b, this.wideTable(), this.members[0].buckets, wideDim);
     const logits = appendMlp(b, this.blockMlp(), x, { prefix: 'heads' });
     const probs = b.op('Sigmoid', [logits]);
     const avg = b.addInitializer('member_mean', 'float', [M, 1], new Float32Array(M).fill(1 / M));

@@ -189,25 +189,35 @@ export class BagModel {
    */
   toOnnx(meta: Record<string, string> = {}): Uint8Array {
     const b = new OnnxModelBuilder({ graphName: 'prompt_injection', opset: 18, producerName: 'palisade-detectors' });
-    const ids = b.addInput('ids', 'int32', ['N']);
-    const seg = b.addInput('segments', 'int64', ['N', 1]);
-    const scale = b.addInput('scale', 'float', ['B', 1]);
-    const dense = b.addInput('dense', 'float', ['B', DENSE]);
-    const table = b.addInitializer('embedding', 'float', [this.buckets, this.dim], this.emb);
-    const zrow = b.addInitializer('zero_row', 'float', [1, this.dim], new Float32Array(this.dim));
-    const gathered = b.op('Gather', [table, ids], { axis: 0 });
-    // [B, dim] zeros shaped by the batch: scale [B,1] * zeros [1,dim].
-    const zeros = b.op('Mul', [scale, zrow]);
-    const sums = b.op('ScatterND', [zeros, seg, gathered], { reduction: 'add' });
-    const mean = b.op('Mul', [sums, scale]);
-    const pooled = this.maxPool ? [mean, b.op('ScatterND', [zeros, seg, gathered], { reduction: 'max' })] : [mean];
-    const x = b.op('Concat', [...pooled, dense], { axis: 1 });
+    const x = appendBagInput(b, this.emb, this.buckets, this.dim, this.maxPool);
     const logits = appendMlp(b, this.mlp, x, { prefix: 'head' });
     b.op('Sigmoid', [logits], {}, { output: 'score' });
     b.addOutput('score', 'float', ['B', 1]);
     for (const [k, v] of Object.entries(meta)) b.setMetadata(k, v);
     return b.toBytes();
   }
+}
+
+/**
+ * The front of a bag graph, the inputs the text featurizer feeds (ids, segments, scale,
+ * dense) through the pooled row: Gather over `table` ([buckets, width]), ScatterND(add)
+ * per row, Mul by 1/count, (with `maxPool` ScatterND(max) beside it), Concat the dense
+ * stats. Returns the name of the [B, pooled + DENSE] tensor a head reads.
+ */
+export function appendBagInput(b: OnnxModelBuilder, table: Float32Array, buckets: number, width: number, maxPool = false): string {
+  const ids = b.addInput('ids', 'int32', ['N']);
+  const seg = b.addInput('segments', 'int64', ['N', 1]);
+  const scale = b.addInput('scale', 'float', ['B', 1]);
+  const dense = b.addInput('dense', 'float', ['B', DENSE]);
+  const emb = b.addInitializer('embedding', 'float', [buckets, width], table);
+  const zrow = b.addInitializer('zero_row', 'float', [1, width], new Float32Array(width));
+  const gathered = b.op('Gather', [emb, ids], { axis: 0 });
+  // [B, width] zeros shaped by the batch: scale [B,1] * zeros [1,width].
+  const zeros = b.op('Mul', [scale, zrow]);
+  const sums = b.op('ScatterND', [zeros, seg, gathered], { reduction: 'add' });
+  const mean = b.op('Mul', [sums, scale]);
+  const pooled = maxPool ? [mean, b.op('ScatterND', [zeros, seg, gathered], { reduction: 'max' })] : [mean];
+  return b.op('Concat', [...pooled, dense], { axis: 1 });
 }
 
 /** Adam over the rows of an embedding table that a step touched (lazy moments). */
