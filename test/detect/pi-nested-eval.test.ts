@@ -37,17 +37,28 @@ test('nested-eval.json is about the shipped package, its data and its source fol
   assert.equal(result.data.publicRows, manifest.provenance.publicRows);
   assert.match(result.data.sha256, /^[0-9a-f]{64}$/);
   assert.deepEqual(result.folds, SOURCE_FOLDS);
-  assert.deepEqual(result.environment, {}, 'run with experiment variables set: not 1.3.0\'s other settings');
+  assert.deepEqual(result.environment, {}, 'run with experiment variables set: not the shipped package\'s other settings');
   assert.deepEqual(result.goal, { recall: 0.9, minPrecision: 0.95, maxSecurityTalkFpr: 0.01 });
 });
 
-test('the grid holds 1.2.0\'s and 1.3.0\'s recipes, with unique names that say the recipe', () => {
+test('the grid holds 1.2.0\'s, 1.3.0\'s and the shipped package\'s recipes, with unique names that say the recipe', () => {
   const names = result.grid.map((c) => c.name);
   assert.equal(new Set(names).size, names.length);
-  for (const c of result.grid) assert.equal(c.name, `h${c.recipe.hidden}-t${c.recipe.truncate}-n${c.recipe.notices}/s${c.recipe.seed}`);
+  for (const c of result.grid) {
+    const j = c.recipe.jailbreaks ? `-j${c.recipe.jailbreaks}` : '';
+    assert.equal(c.name, `h${c.recipe.hidden}-t${c.recipe.truncate}-n${c.recipe.notices}${j}/s${c.recipe.seed}`);
+  }
   const shipped = result.grid.find((c) => c.name === result.package.candidate);
-  assert.deepEqual(shipped?.recipe, { hidden: manifest.training.model.hidden, truncate: manifest.training.noisyAttackTruncation.share, notices: rowsBySource.synthetic_benign_workplace_notice.n, seed: manifest.training.seed });
-  assert.ok(result.grid.some((c) => c.package === '1.2.0' && c.recipe.hidden === 32 && c.recipe.truncate === 0 && c.recipe.notices === 0));
+  assert.equal(shipped?.package, manifest.version.split('+')[0]);
+  assert.deepEqual(shipped?.recipe, {
+    hidden: manifest.training.model.hidden,
+    truncate: manifest.training.noisyAttackTruncation.share,
+    notices: rowsBySource.synthetic_benign_workplace_notice.n,
+    jailbreaks: rowsBySource.synthetic_persona_jailbreak?.n ?? 0,
+    seed: manifest.training.seed,
+  });
+  assert.ok(result.grid.some((c) => c.package === '1.2.0' && c.recipe.hidden === 32 && c.recipe.truncate === 0 && c.recipe.notices === 0 && c.recipe.jailbreaks === 0));
+  assert.ok(result.grid.some((c) => c.package === '1.3.0' && c.recipe.hidden === 64 && c.recipe.truncate === 0.15 && c.recipe.notices === 100 && c.recipe.jailbreaks === 0));
 });
 
 test('each outer fold\'s choice recomputes from its inner figures, and its counts cover its rows', () => {
