@@ -67,7 +67,7 @@ const SEEDS = (process.env.NESTED_SEEDS ?? '1,2,3').split(',').map(Number);
 const RECIPE_IDX = process.env.NESTED_RECIPES ? process.env.NESTED_RECIPES.split(',').map(Number) : [...RECIPES.keys()];
 const GOAL = { recall: 0.9, minPrecision: 0.95, maxSecurityTalkFpr: 0.01 };
 /** Variables that change what recipe.ts trains (recorded when set). */
-const EXPERIMENT_VARS = ['CHAR_NGRAMS', 'WORD_NGRAMS', 'WINDOW', 'OVERLAP', 'POOLING', 'EPOCHS', 'EMB_LR', 'N_SHORT', 'N_ROLE', 'N_TALK', 'N_PAD', 'PUBLIC_W', 'ROUND1', 'ROUND2B', 'ROUND3', 'N_QUOTE', 'N_PROSE', 'N_DEFCODE', 'N_TRACE', 'PAD_W', 'N_EXTRACT', 'ROUND4', 'N_EVQ', 'N_MAIL', 'N_TASK', 'N_PERSONA', 'ATTACK_SHARE', 'SOUP', 'NESTED_SEEDS', 'NESTED_RECIPES'];
+const EXPERIMENT_VARS = ['CHAR_NGRAMS', 'WORD_NGRAMS', 'WINDOW', 'OVERLAP', 'POOLING', 'DIM', 'EPOCHS', 'EMB_LR', 'N_SHORT', 'N_ROLE', 'N_TALK', 'N_PAD', 'PUBLIC_W', 'ROUND1', 'ROUND2B', 'ROUND3', 'N_QUOTE', 'N_PROSE', 'N_DEFCODE', 'N_TRACE', 'PAD_W', 'N_EXTRACT', 'ROUND4', 'N_EVQ', 'N_MAIL', 'N_TASK', 'N_PERSONA', 'ATTACK_SHARE', 'SOUP', 'NESTED_SEEDS', 'NESTED_RECIPES'];
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
 /** h<hidden>-t<truncate>-n<notices>[-j<jailbreaks>]/s<seed> (no -j0: the names of the first grid stay). */

@@ -91,7 +91,9 @@ export const FEATURIZER_PARAMS: HashedNgramsParams = {
 export const FEATURIZER_VERSION = 2;
 /** The model's shape but for the head's width (the recipe's). */
 const POOLING = (process.env.POOLING ?? 'mean') as 'mean' | 'mean+max';
-export const modelShape = (recipe: Recipe) => ({ dim: 16, hidden: recipe.hidden, pooling: POOLING });
+/** Embedding width (16 in every package so far; DIM for experiments). */
+const DIM = Number(process.env.DIM ?? 16);
+export const modelShape = (recipe: Recipe) => ({ dim: DIM, hidden: recipe.hidden, pooling: POOLING });
 export const TRAIN = { epochs: Number(process.env.EPOCHS ?? 2), batchSize: 32, lr: 1e-3, embeddingLr: Number(process.env.EMB_LR ?? 5e-3) };
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);

@@ -398,7 +398,8 @@ Tried and not taken: seed ensembles (three models averaged in one graph,
 detectors/lib/bag-ensemble.ts) reach 0.943 on average over base seeds with the persona
 jailbreaks, but cost three times the embedding table (12.6 MB) and the detector's
 latency, for a gain that shifting the members' seeds does not keep
-(nested-ensembles.md has every figure).
+(nested-ensembles.md has every figure). An embedding of 32 instead of 16 (\`DIM=32\`,
+QUICK runs with the persona jailbreaks): 0.948 / 0.904 / 0.889, worse with every seed.
 
 ## Signature
 
