@@ -11,8 +11,8 @@
  * names) and prints CPU microseconds per request: in all, by binary, the inclusive cost
  * of the onnxruntime call, and the top symbols. V8's profiler samples by wall clock, so
  * a synchronous native call during which the process is preempted (three processes on
- * two cores) is charged for the time it waited: it put the detector's onnxruntime run at
- * 12% of the full chain where perf's CPU samples put it at 6% (bench/results/perf-attribution.md).
+ * two cores) is charged for the time it waited: it put the detector's onnxruntime run near
+ * 16 us a request where perf's CPU samples put it at 12 us (bench/results/perf-attribution.md).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -63,9 +63,9 @@ try {
   }
   if (values.auth) headers.authorization = `Bearer ${await benchToken(ROOT)}`;
   const body = values.body ? readFileSync(values.body, 'utf8') : chatBody(32);
-  const load = { url: gw.url + values.path, method: 'POST' as const, headers, body, connections: 32 };
-  if (values.perf) await perfProfile(gw, () => runLoad({ ...load, duration: Number(values.seconds) }), Number(values.seconds), Number(values.top));
-  else await cpuProfile(gw, () => runLoad({ ...load, duration: Number(values.seconds) }), started, Number(values.top));
+  const load = () => runLoad({ url: gw.url + values.path, method: 'POST', headers, body, connections: 32, duration: Number(values.seconds) });
+  if (values.perf) await perfProfile(gw, load, Number(values.seconds), Number(values.top));
+  else await cpuProfile(gw, load, started, Number(values.top));
 } finally {
   for (const p of procs.reverse()) await p.stop();
 }

@@ -39,7 +39,7 @@ import { HashedNgramsFeaturizer, type HashedNgramsItem } from '../../src/detect/
 import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, SOURCE_FOLDS } from './data.js';
 import { hardBenign, type Row } from './synth.js';
-import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, PACKAGE_VERSION, RECIPE_SHIPPED, scoreRows, trainOnRows, type Featurize, type Recipe } from './recipe.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, PACKAGE_VERSION, RECIPE_1_2_0, RECIPE_1_3_0, RECIPE_1_4_0, RECIPE_SHIPPED, sameKnobs, scoreRows, trainOnRows, type Featurize, type Recipe } from './recipe.js';
 import { addCounts, MARK_BEGIN, MARK_END, nestedEvalSection, rates, round, type Candidate, type Counts, type NestedEval, type NonNested, type OuterFold } from './nested-report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,16 +51,17 @@ const COMMAND = 'npm run eval:prompt-injection:nested';
  * each of 1.3.0's changes alone or left out, 1.3.0's, and its truncation neighbours;
  * then the 1.3.0 -> 1.4.0 one: 1.3.0's with the two numbers of persona jailbreaks tried.
  */
+const knobsOf = ({ seed: _seed, ...knobs }: Recipe): Omit<Recipe, 'seed'> => knobs;
 const RECIPES: (Omit<Recipe, 'seed'> & { package?: string })[] = [
-  { hidden: 32, truncate: 0, notices: 0, jailbreaks: 0, package: '1.2.0' },
+  { ...knobsOf(RECIPE_1_2_0), package: '1.2.0' },
   { hidden: 64, truncate: 0, notices: 0, jailbreaks: 0 },
   { hidden: 32, truncate: 0.15, notices: 100, jailbreaks: 0 },
   { hidden: 64, truncate: 0.1, notices: 100, jailbreaks: 0 },
   { hidden: 64, truncate: 0.15, notices: 0, jailbreaks: 0 },
-  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 0, package: '1.3.0' },
+  { ...knobsOf(RECIPE_1_3_0), package: '1.3.0' },
   { hidden: 64, truncate: 0.2, notices: 100, jailbreaks: 0 },
-  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 300, package: '1.4.0' },
-  { hidden: 64, truncate: 0.15, notices: 100, jailbreaks: 800 },
+  { ...knobsOf(RECIPE_1_4_0), package: '1.4.0' },
+  { ...knobsOf(RECIPE_1_4_0), jailbreaks: 800 },
 ];
 const SEEDS = (process.env.NESTED_SEEDS ?? '1,2,3').split(',').map(Number);
 /** Indices into RECIPES, for a quicker run (default: all). */
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
   const grid: Candidate[] = RECIPE_IDX.map((i) => RECIPES[i]).flatMap(({ package: pkg, ...r }) => SEEDS.map((seed) => ({ name: nameOf({ ...r, seed }), ...(pkg ? { package: pkg } : {}), recipe: { ...r, seed } })));
   // The shipped package's candidate (its manifest is read when the results are written,
   // so a training of the package may run alongside this).
-  const shipped = grid.find((c) => c.package === PACKAGE_VERSION && JSON.stringify(c.recipe) === JSON.stringify(RECIPE_SHIPPED));
+  const shipped = grid.find((c) => c.package === PACKAGE_VERSION && sameKnobs(c.recipe, RECIPE_SHIPPED) && c.recipe.seed === RECIPE_SHIPPED.seed);
   if (!shipped) throw new Error(`the grid has no candidate for package ${PACKAGE_VERSION}'s recipe ${JSON.stringify(RECIPE_SHIPPED)}`);
   log(`${grid.length} candidates, ${SEEDS.length} seeds, ${publicRows.length} public rows from ${dataFile}`);
 

@@ -67,6 +67,11 @@ export const RECIPE_1_2_0: Readonly<Recipe> = { hidden: 32, truncate: 0, notices
 export const PACKAGE_VERSION = '1.4.0';
 export const RECIPE_SHIPPED = RECIPE_1_4_0;
 
+/** Whether two recipes train the same way, seed aside. */
+export function sameKnobs(a: Recipe, b: Recipe): boolean {
+  return a.hidden === b.hidden && a.truncate === b.truncate && a.notices === b.notices && a.jailbreaks === b.jailbreaks;
+}
+
 /** The shipped recipe with the experiment overrides HIDDEN, TRUNCATE, N_NOTICE, N_JB and SEED. */
 export function recipeFromEnv(env: NodeJS.ProcessEnv = process.env): Recipe {
   return {

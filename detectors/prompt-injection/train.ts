@@ -50,7 +50,7 @@ import { HashedNgramsFeaturizer } from '../../src/detect/featurizers/hashed-ngra
 import { featurizeText } from '../lib/bag-model.js';
 import { findPublicData, loadPublic, randomSplit, SOURCE_FOLDS } from './data.js';
 import { hardBenign, obfuscate, OBFUSCATIONS, type Row } from './synth.js';
-import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, MEMBERS, modelShape, PACKAGE_VERSION, RECIPE_SHIPPED, recipeFromEnv, round, scoreRows, synthetic, TRAIN, trainModel, trainScorerOnRows, type Figures } from './recipe.js';
+import { FEATURIZER_PARAMS, FEATURIZER_VERSION, figures, MEMBERS, modelShape, PACKAGE_VERSION, RECIPE_SHIPPED, recipeFromEnv, round, sameKnobs, scoreRows, synthetic, TRAIN, trainModel, trainScorerOnRows, type Figures } from './recipe.js';
 import { measureLatency, writeModelCard } from './report.js';
 import { AUDIT_NOT_ATTACKS, AUDIT_SAMPLE, AUDIT_SOURCE } from './label-audit.js';
 import { writePackage } from '../../src/detect/package.js';
@@ -77,9 +77,9 @@ function bySource(rows: readonly Row[], scores: readonly number[], threshold: nu
 }
 
 async function main(): Promise<void> {
-  const { seed: _seed, ...knobs } = RECIPE;
-  const { seed: _s, ...shippedKnobs } = RECIPE_SHIPPED;
-  if (!QUICK && JSON.stringify(knobs) !== JSON.stringify(shippedKnobs)) {
+  if (!QUICK && !sameKnobs(RECIPE, RECIPE_SHIPPED)) {
+    const { seed: _a, ...knobs } = RECIPE;
+    const { seed: _b, ...shippedKnobs } = RECIPE_SHIPPED;
     throw new Error(`HIDDEN, TRUNCATE, N_NOTICE and N_JB are for QUICK=1 runs: package ${PACKAGE_VERSION}'s recipe is ${JSON.stringify(shippedKnobs)}, this run's ${JSON.stringify(knobs)} (change recipe.ts's RECIPE_SHIPPED and PACKAGE_VERSION for a new package)`);
   }
   const dataFile = findPublicData(ROOT);
